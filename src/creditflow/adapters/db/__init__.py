@@ -1,0 +1,1 @@
+"""Persistence: schema, migrations, engine set-up, repositories and the unit of work."""

@@ -1,0 +1,92 @@
+"""The inbox: every verified delivery, stored before it is processed, with its outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, Row, select, update
+
+from creditflow.adapters.db.repositories._sql import insert_if_absent
+from creditflow.adapters.db.tables import webhook_events
+from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
+
+
+class InboxRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def add(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        livemode: bool,
+        payload: str,
+        endpoint: str,
+        now: datetime,
+    ) -> bool:
+        """Store a first delivery (status `failed` until an outcome is recorded); False if known."""
+        values = {
+            "id": event_id,
+            "type": event_type,
+            "livemode": livemode,
+            "payload": payload,
+            "status": DeliveryStatus.FAILED.value,
+            "error": "processing did not finish",
+            "endpoint": endpoint,
+            "delivery_count": 1,
+            "received_at": now,
+        }
+        return insert_if_absent(self._connection, webhook_events, values, ["id"]) is not None
+
+    def lock(self, event_id: str) -> StoredDelivery | None:
+        row = self._connection.execute(
+            select(webhook_events).where(webhook_events.c.id == event_id).with_for_update()
+        ).one_or_none()
+        return None if row is None else _delivery(row)
+
+    def get(self, event_id: str) -> StoredDelivery | None:
+        row = self._connection.execute(
+            select(webhook_events).where(webhook_events.c.id == event_id)
+        ).one_or_none()
+        return None if row is None else _delivery(row)
+
+    def note_redelivery(self, event_id: str, endpoint: str) -> None:
+        self._connection.execute(
+            update(webhook_events)
+            .where(webhook_events.c.id == event_id)
+            .values(delivery_count=webhook_events.c.delivery_count + 1, endpoint=endpoint)
+        )
+
+    def record_outcome(
+        self, event_id: str, status: DeliveryStatus, error: str | None, now: datetime
+    ) -> None:
+        self._connection.execute(
+            update(webhook_events)
+            .where(webhook_events.c.id == event_id)
+            .values(status=status.value, error=error, processed_at=now)
+        )
+
+    def list(self, status: DeliveryStatus | None, limit: int) -> list[StoredDelivery]:
+        query = select(webhook_events).order_by(
+            webhook_events.c.received_at.desc(), webhook_events.c.id
+        )
+        if status is not None:
+            query = query.where(webhook_events.c.status == status.value)
+        return [_delivery(row) for row in self._connection.execute(query.limit(limit))]
+
+
+def _delivery(row: Row[tuple[object, ...]]) -> StoredDelivery:
+    m = row._mapping
+    return StoredDelivery(
+        id=m["id"],
+        type=m["type"],
+        livemode=m["livemode"],
+        payload=m["payload"],
+        status=DeliveryStatus(m["status"]),
+        error=m["error"],
+        endpoint=m["endpoint"],
+        delivery_count=m["delivery_count"],
+        received_at=m["received_at"],
+        processed_at=m["processed_at"],
+    )

@@ -1,0 +1,84 @@
+"""Pending grants: credits paid for by a buyer not registered yet."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, Row, and_, or_, select, update
+
+from creditflow.adapters.db.tables import pending_grants
+from creditflow.domain.pending import PendingGrant
+
+
+class PendingGrantRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def add(
+        self,
+        *,
+        purchase_id: int,
+        user_id: str | None,
+        email_key: str | None,
+        credits: int,
+        now: datetime,
+    ) -> int:
+        return int(
+            self._connection.execute(
+                pending_grants.insert()
+                .values(
+                    purchase_id=purchase_id,
+                    user_id=user_id,
+                    email_key=email_key,
+                    credits=credits,
+                    created_at=now,
+                )
+                .returning(pending_grants.c.id)
+            ).scalar_one()
+        )
+
+    def lock_claimable(self, user_id: str, email_key: str | None) -> list[PendingGrant]:
+        """Unclaimed grants parked under this user id, or under this e-mail with no user id."""
+        match = pending_grants.c.user_id == user_id
+        if email_key is not None:
+            match = or_(
+                match,
+                and_(pending_grants.c.user_id.is_(None), pending_grants.c.email_key == email_key),
+            )
+        query = (
+            select(pending_grants)
+            .where(pending_grants.c.claimed_at.is_(None), match)
+            .order_by(pending_grants.c.id)
+            .with_for_update()
+        )
+        return [_grant(row) for row in self._connection.execute(query)]
+
+    def mark_claimed(self, grant_id: int, user_id: str, now: datetime) -> None:
+        self._connection.execute(
+            update(pending_grants)
+            .where(pending_grants.c.id == grant_id)
+            .values(claimed_at=now, claimed_by=user_id)
+        )
+
+    def list_unclaimed(self, limit: int) -> list[PendingGrant]:
+        query = (
+            select(pending_grants)
+            .where(pending_grants.c.claimed_at.is_(None))
+            .order_by(pending_grants.c.id)
+            .limit(limit)
+        )
+        return [_grant(row) for row in self._connection.execute(query)]
+
+
+def _grant(row: Row[tuple[object, ...]]) -> PendingGrant:
+    m = row._mapping
+    return PendingGrant(
+        id=m["id"],
+        purchase_id=m["purchase_id"],
+        user_id=m["user_id"],
+        email=m["email_key"],
+        credits=m["credits"],
+        created_at=m["created_at"],
+        claimed_at=m["claimed_at"],
+        claimed_by=m["claimed_by"],
+    )

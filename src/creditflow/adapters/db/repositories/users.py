@@ -1,0 +1,53 @@
+"""Users and their wallets (a wallet is created with its user, empty)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, Row, select, update
+
+from creditflow.adapters.db.repositories._sql import insert_if_absent
+from creditflow.adapters.db.tables import users, wallets
+from creditflow.domain.users import User
+
+
+class UserRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def get(self, user_id: str) -> User | None:
+        row = self._connection.execute(select(users).where(users.c.id == user_id)).one_or_none()
+        return None if row is None else _user(row)
+
+    def find_by_email(self, email_key: str) -> User | None:
+        row = self._connection.execute(
+            select(users).where(users.c.email_key == email_key)
+        ).one_or_none()
+        return None if row is None else _user(row)
+
+    def save(self, user_id: str, email: str | None, email_key: str | None, now: datetime) -> bool:
+        """Create the user and an empty wallet, or update the e-mail; True when newly created."""
+        values = {
+            "id": user_id,
+            "email": email,
+            "email_key": email_key,
+            "created_at": now,
+            "updated_at": now,
+        }
+        created = insert_if_absent(self._connection, users, values, ["id"]) is not None
+        if created:
+            self._connection.execute(
+                wallets.insert().values(user_id=user_id, balance=0, updated_at=now)
+            )
+        else:
+            self._connection.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(email=email, email_key=email_key, updated_at=now)
+            )
+        return created
+
+
+def _user(row: Row[tuple[object, ...]]) -> User:
+    m = row._mapping
+    return User(id=m["id"], email=m["email"], created_at=m["created_at"])

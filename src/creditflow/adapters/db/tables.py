@@ -1,0 +1,125 @@
+"""The schema as SQLAlchemy Core tables. Migrations create it; this module lets code query it.
+
+Money's invariants are enforced here too, not only in Python: unique event ids, one purchase per
+checkout session and per PaymentIntent, one ledger entry per idempotency key, non-zero deltas,
+positive credits, and (in the migration) a trigger that refuses to update or delete ledger entries.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from creditflow.adapters.db.types import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("email", String(320), nullable=True),
+    Column("email_key", String(320), nullable=True, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+wallets = Table(
+    "wallets",
+    metadata,
+    Column("user_id", String(255), ForeignKey("users.id"), primary_key=True),
+    Column("balance", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", String(255), ForeignKey("wallets.user_id"), nullable=False),
+    Column("delta", BigInteger, nullable=False),
+    Column("balance_after", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("reference", String(255), nullable=False),
+    Column("idempotency_key", String(255), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    CheckConstraint("delta <> 0", name="delta_nonzero"),
+    Index("ix_ledger_entries_user_id_id", "user_id", "id"),
+)
+
+purchases = Table(
+    "purchases",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("checkout_session_id", String(255), nullable=True, unique=True),
+    Column("payment_intent_id", String(255), nullable=True, unique=True),
+    Column("status", String(32), nullable=False),
+    Column("user_id", String(255), nullable=True),
+    Column("email_key", String(320), nullable=True),
+    Column("amount", BigInteger, nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("credits", BigInteger, nullable=True),
+    Column("payment_link", String(255), nullable=True),
+    Column("livemode", Boolean, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("credited_at", UtcDateTime(), nullable=True),
+    CheckConstraint("credits IS NULL OR credits > 0", name="credits_positive"),
+    CheckConstraint("amount IS NULL OR amount >= 0", name="amount_not_negative"),
+    Index("ix_purchases_user_id", "user_id"),
+)
+
+pending_grants = Table(
+    "pending_grants",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("purchase_id", Id, ForeignKey("purchases.id"), nullable=False, unique=True),
+    Column("user_id", String(255), nullable=True),
+    Column("email_key", String(320), nullable=True),
+    Column("credits", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("claimed_at", UtcDateTime(), nullable=True),
+    Column("claimed_by", String(255), nullable=True),
+    CheckConstraint("credits > 0", name="credits_positive"),
+    CheckConstraint("user_id IS NOT NULL OR email_key IS NOT NULL", name="has_identity"),
+    Index("ix_pending_grants_user_id", "user_id"),
+    Index("ix_pending_grants_email_key", "email_key"),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("type", String(100), nullable=False),
+    Column("livemode", Boolean, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("endpoint", String(100), nullable=False),
+    Column("delivery_count", Integer, nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("processed_at", UtcDateTime(), nullable=True),
+    Index("ix_webhook_events_status_received_at", "status", "received_at"),
+)

@@ -1,0 +1,121 @@
+"""The unit of work: one connection, one transaction, committed once or rolled back.
+
+Services open it (`with uow_factory() as uow: ... uow.commit()`); nothing else begins or commits.
+Connection-level failures become `DatabaseUnavailable`, which the HTTP layer answers with 503 so
+Stripe retries the delivery later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from creditflow.adapters.db.repositories.inbox import InboxRepository
+from creditflow.adapters.db.repositories.pending import PendingGrantRepository
+from creditflow.adapters.db.repositories.purchases import PurchaseRepository
+from creditflow.adapters.db.repositories.users import UserRepository
+from creditflow.adapters.db.repositories.wallets import WalletRepository
+from creditflow.errors import DatabaseUnavailable
+
+
+class UnitOfWork:
+    inbox: InboxRepository
+    purchases: PurchaseRepository
+    users: UserRepository
+    wallets: WalletRepository
+    pending: PendingGrantRepository
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        try:
+            connection = self._engine.connect()
+            connection.begin()
+        except (OperationalError, DBAPIError) as exc:
+            raise _unavailable(exc) from exc
+        self._connection = connection
+        self.inbox = InboxRepository(connection)
+        self.purchases = PurchaseRepository(connection)
+        self.users = UserRepository(connection)
+        self.wallets = WalletRepository(connection)
+        self.pending = PendingGrantRepository(connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection = self._require()
+        try:
+            connection.rollback()  # no-op after commit(); undoes everything otherwise
+        except DBAPIError:
+            pass  # the connection is already gone; closing it below discards it
+        finally:
+            connection.close()
+        if isinstance(exc, DBAPIError) and _is_connection_failure(exc):
+            raise _unavailable(exc) from exc
+
+    def commit(self) -> None:
+        try:
+            self._require().commit()
+        except DBAPIError as exc:
+            if _is_connection_failure(exc):
+                raise _unavailable(exc) from exc
+            raise
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Undo a step's writes on error while keeping the transaction (and the inbox row)."""
+        nested = self._require().begin_nested()
+        try:
+            yield
+        except BaseException as exc:
+            with suppress(DBAPIError):  # the connection died; the check below reports it
+                nested.rollback()
+            if isinstance(exc, DBAPIError) and _is_connection_failure(exc):
+                raise _unavailable(exc) from exc
+            raise
+        nested.commit()
+
+    def lock_identities(self, keys: Iterable[str]) -> None:
+        """Serialise work on the same user id / e-mail across transactions (PostgreSQL).
+
+        Without it, a payment from an unknown e-mail and that user's registration could commit
+        side by side, each unaware of the other, leaving a pending grant nobody claims. Keys are
+        locked in sorted order so two transactions never wait on each other in a cycle. SQLite
+        needs nothing: BEGIN IMMEDIATE already serialises writers.
+        """
+        connection = self._require()
+        if connection.dialect.name != "postgresql":
+            return
+        for key in sorted(set(keys)):
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id(key)})
+
+    def _require(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("unit of work used outside its `with` block")
+        return self._connection
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+def _lock_id(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _is_connection_failure(exc: DBAPIError) -> bool:
+    return exc.connection_invalidated or isinstance(exc, OperationalError)
+
+
+def _unavailable(exc: BaseException) -> DatabaseUnavailable:
+    return DatabaseUnavailable(f"database unavailable: {type(exc).__name__}")

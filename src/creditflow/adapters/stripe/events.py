@@ -1,0 +1,109 @@
+"""Translate Stripe events into what the core acts on. Which event types mean what lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from creditflow.domain.buyers import Buyer
+from creditflow.domain.credits import (
+    Catalog,
+    CreditFacts,
+    LineItem,
+    NoCreditsRule,
+    credits_for,
+    needs_line_items,
+)
+from creditflow.domain.payments import IgnoredEvent, Interpretation, PaymentEvent
+from creditflow.domain.purchases import PaymentSignal
+from creditflow.errors import NeedsAttention
+
+# checkout.session.completed says "paid" or "unpaid" itself (delayed payment methods).
+CHECKOUT_SIGNALS: dict[str, PaymentSignal | None] = {
+    "checkout.session.completed": None,
+    "checkout.session.async_payment_succeeded": PaymentSignal.PAID,
+    "checkout.session.async_payment_failed": PaymentSignal.FAILED,
+    "checkout.session.expired": PaymentSignal.EXPIRED,
+}
+HANDLED_EVENT_TYPES = tuple(CHECKOUT_SIGNALS)
+# `no_payment_required`: a 100% discount; the buyer still bought the pack.
+PAID_STATUSES = {"paid", "no_payment_required"}
+
+
+class LineItemSource(Protocol):
+    def list(self, checkout_session_id: str) -> list[LineItem]: ...
+
+
+class StripeEventInterpreter:
+    def __init__(self, catalog: Callable[[], Catalog], line_items: LineItemSource | None) -> None:
+        self._catalog = catalog
+        self._line_items = line_items
+
+    def interpret(self, event: Mapping[str, Any]) -> Interpretation:
+        event_type = event["type"]
+        if event_type not in CHECKOUT_SIGNALS:
+            return IgnoredEvent(f"{event_type} is not an event creditflow acts on")
+        session = event["data"]["object"]
+        session_id = session.get("id")
+        if session.get("object") != "checkout.session" or not isinstance(session_id, str):
+            raise NeedsAttention(f"{event_type} does not carry a checkout session")
+        if session.get("mode", "payment") != "payment":
+            return IgnoredEvent(f"checkout session in {session.get('mode')} mode buys no credits")
+        signal = CHECKOUT_SIGNALS[event_type] or _completed_signal(session)
+        credits, problem = self._price(session) if signal is PaymentSignal.PAID else (None, None)
+        return PaymentEvent(
+            checkout_session_id=session_id,
+            payment_intent_id=_id_of(session.get("payment_intent")),
+            signal=signal,
+            buyer=_buyer(session),
+            amount=_int_or_none(session.get("amount_total")),
+            currency=session.get("currency"),
+            payment_link=_id_of(session.get("payment_link")),
+            livemode=bool(session.get("livemode", False)),
+            credits=credits,
+            credits_problem=problem,
+        )
+
+    def _price(self, session: Mapping[str, Any]) -> tuple[int | None, str | None]:
+        metadata = session.get("metadata") or {}
+        raw = metadata.get("credits")
+        facts = CreditFacts(
+            metadata_credits=None if raw is None else str(raw),
+            payment_link=_id_of(session.get("payment_link")),
+            line_items=None,
+        )
+        catalog = self._catalog()
+        if self._line_items is not None and needs_line_items(facts, catalog):
+            facts = CreditFacts(
+                facts.metadata_credits, facts.payment_link, self._line_items.list(session["id"])
+            )
+        try:
+            return credits_for(facts, catalog), None
+        except NoCreditsRule as exc:
+            return None, exc.message
+
+
+def _completed_signal(session: Mapping[str, Any]) -> PaymentSignal:
+    if session.get("payment_status") in PAID_STATUSES:
+        return PaymentSignal.PAID
+    return PaymentSignal.AWAITING
+
+
+def _buyer(session: Mapping[str, Any]) -> Buyer:
+    metadata = session.get("metadata") or {}
+    details = session.get("customer_details") or {}
+    return Buyer(
+        user_id=session.get("client_reference_id") or metadata.get("user_id"),
+        email=details.get("email") or session.get("customer_email"),
+    )
+
+
+def _id_of(value: object) -> str | None:
+    """Stripe fields hold an id, or the object itself when expanded."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, str) else None
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if type(value) is int else None

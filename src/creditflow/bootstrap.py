@@ -1,0 +1,50 @@
+"""The composition root: build engine, adapters and services from settings, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from sqlalchemy import Engine
+
+from creditflow.adapters.db.engine import build_engine
+from creditflow.adapters.db.unit_of_work import UnitOfWork
+from creditflow.adapters.stripe.api import StripeLineItems, make_client
+from creditflow.adapters.stripe.catalog import CatalogFile
+from creditflow.adapters.stripe.events import StripeEventInterpreter
+from creditflow.services.clock import Clock, utc_now
+from creditflow.services.deliveries import DeliveryService
+from creditflow.services.queries import Queries
+from creditflow.services.users import UserService
+from creditflow.settings import Settings
+
+
+@dataclass(frozen=True)
+class Container:
+    settings: Settings
+    engine: Engine
+    deliveries: DeliveryService
+    users: UserService
+    queries: Queries
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_container(settings: Settings, *, clock: Clock = utc_now) -> Container:
+    engine = build_engine(settings.database_url)
+    uow_factory = partial(UnitOfWork, engine)
+    line_items = None
+    if settings.stripe_secret_key is not None:
+        client = make_client(
+            settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base
+        )
+        line_items = StripeLineItems(client)
+    interpreter = StripeEventInterpreter(CatalogFile(settings.catalog_path).current, line_items)
+    return Container(
+        settings=settings,
+        engine=engine,
+        deliveries=DeliveryService(uow_factory, interpreter, clock),
+        users=UserService(uow_factory, clock),
+        queries=Queries(uow_factory),
+    )

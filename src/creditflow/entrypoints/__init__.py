@@ -1,0 +1,1 @@
+"""Thin entrypoints over the services: the HTTP app and the operators' CLI."""

@@ -1,0 +1,105 @@
+"""The /v1 API for the app: users, wallets, ledger, purchases, pending grants, events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from creditflow.bootstrap import Container
+from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.domain.purchases import PurchaseStatus
+from creditflow.entrypoints.http.auth import require_api_key
+from creditflow.entrypoints.http.schemas import (
+    EventDetailOut,
+    EventOut,
+    EventsOut,
+    LedgerEntryOut,
+    LedgerPageOut,
+    PendingGrantOut,
+    PendingGrantsOut,
+    PurchaseOut,
+    PurchasesOut,
+    RegistrationOut,
+    UserIn,
+    UserOut,
+    UserWithBalanceOut,
+    WalletOut,
+)
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+def container(request: Request) -> Container:
+    return request.app.state.container  # type: ignore[no-any-return]
+
+
+Services = Annotated[Container, Depends(container)]
+
+
+@router.put("/users/{user_id}", tags=["users"], response_model=RegistrationOut)
+def put_user(user_id: str, body: UserIn, services: Services) -> RegistrationOut:
+    """Register or update a user; claims the pending grants waiting for their id or e-mail."""
+    registration = services.users.register(user_id, body.email)
+    return RegistrationOut(
+        user=UserOut.of(registration.user),
+        created=registration.created,
+        balance=registration.balance,
+        claimed=[PendingGrantOut.of(grant) for grant in registration.claimed],
+    )
+
+
+@router.get("/users/{user_id}", tags=["users"], response_model=UserWithBalanceOut)
+def get_user(user_id: str, services: Services) -> UserWithBalanceOut:
+    user, wallet = services.queries.user(user_id)
+    return UserWithBalanceOut(user=UserOut.of(user), balance=wallet.balance)
+
+
+@router.get("/wallets/{user_id}", tags=["wallets"], response_model=WalletOut)
+def get_wallet(user_id: str, services: Services) -> WalletOut:
+    wallet = services.queries.wallet(user_id)
+    return WalletOut(user_id=wallet.user_id, balance=wallet.balance, updated_at=wallet.updated_at)
+
+
+@router.get("/wallets/{user_id}/ledger", tags=["wallets"], response_model=LedgerPageOut)
+def get_ledger(
+    user_id: str, services: Services, limit: Limit = 50, before: int | None = None
+) -> LedgerPageOut:
+    """Entries newest first. Pass `next_before` back as `before` for the next page."""
+    entries = services.queries.ledger(user_id, limit=limit, before_id=before)
+    return LedgerPageOut(
+        user_id=user_id,
+        entries=[LedgerEntryOut.of(entry) for entry in entries],
+        next_before=entries[-1].id if len(entries) == limit else None,
+    )
+
+
+@router.get("/purchases", tags=["purchases"], response_model=PurchasesOut)
+def list_purchases(
+    services: Services,
+    user_id: str | None = None,
+    status: PurchaseStatus | None = None,
+    limit: Limit = 100,
+) -> PurchasesOut:
+    found = services.queries.purchases(user_id=user_id, status=status, limit=limit)
+    return PurchasesOut(purchases=[PurchaseOut.of(purchase) for purchase in found])
+
+
+@router.get("/pending-grants", tags=["purchases"], response_model=PendingGrantsOut)
+def list_pending_grants(services: Services, limit: Limit = 100) -> PendingGrantsOut:
+    grants = services.queries.pending_grants(limit=limit)
+    return PendingGrantsOut(pending_grants=[PendingGrantOut.of(grant) for grant in grants])
+
+
+@router.get("/events", tags=["events"], response_model=EventsOut)
+def list_events(
+    services: Services, status: DeliveryStatus | None = None, limit: Limit = 100
+) -> EventsOut:
+    found = services.queries.events(status=status, limit=limit)
+    return EventsOut(events=[EventOut.of(event) for event in found])
+
+
+@router.get("/events/{event_id}", tags=["events"], response_model=EventDetailOut)
+def get_event(event_id: str, services: Services) -> EventDetailOut:
+    return EventDetailOut.of(services.queries.event(event_id))

@@ -1,0 +1,61 @@
+"""The app factory: one app per configuration, nothing built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from creditflow import __version__
+from creditflow.bootstrap import Container, build_container
+from creditflow.entrypoints.http import api
+from creditflow.entrypoints.http.errors import error_body, install_error_handlers
+from creditflow.entrypoints.http.webhook import webhook_router
+from creditflow.services.clock import Clock, utc_now
+from creditflow.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
+    settings = settings if settings is not None else Settings()
+    container = build_container(settings, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        container.close()
+
+    app = FastAPI(
+        title="creditflow",
+        version=__version__,
+        summary="Stripe payments in, credits in wallets out, exactly once.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    app.include_router(webhook_router(legacy=settings.legacy_webhook))
+    app.include_router(api.router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
+    return app
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """200 while the database answers; 503 otherwise (for load balancers and `verify`)."""
+    container: Container = request.app.state.container
+    try:
+        await run_in_threadpool(_ping, container)
+    except SQLAlchemyError as exc:
+        return JSONResponse(
+            error_body("database_unavailable", f"database unavailable: {type(exc).__name__}"),
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok"})
+
+
+def _ping(container: Container) -> None:
+    with container.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

@@ -1,0 +1,70 @@
+"""The one table from our errors to HTTP statuses, and JSON error bodies for everything."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from creditflow.errors import (
+    Conflict,
+    CreditflowError,
+    DatabaseUnavailable,
+    InvalidDelivery,
+    InvalidRequest,
+    NeedsAttention,
+    NotConfigured,
+    NotFound,
+    PayloadTooLarge,
+    StripeUnavailable,
+    Unauthorized,
+)
+
+STATUS_BY_ERROR: dict[type[CreditflowError], int] = {
+    InvalidDelivery: 400,
+    Unauthorized: 401,
+    NotFound: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    InvalidRequest: 422,
+    NeedsAttention: 422,
+    NotConfigured: 503,
+    StripeUnavailable: 503,
+    DatabaseUnavailable: 503,
+}
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message}}
+
+
+def status_for(exc: CreditflowError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CreditflowError)
+    async def _ours(_request: Request, exc: CreditflowError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse(
+            error_body(exc.code, exc.message), status_code=status_for(exc), headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return JSONResponse(error_body("invalid_request", problems), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )

@@ -1,0 +1,149 @@
+"""Request and response bodies of the /v1 API (they shape the OpenAPI document)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from creditflow.domain.deliveries import StoredDelivery
+from creditflow.domain.ledger import LedgerEntry
+from creditflow.domain.pending import PendingGrant
+from creditflow.domain.purchases import Purchase
+from creditflow.domain.users import User
+
+
+class UserIn(BaseModel):
+    email: str | None = Field(None, max_length=320, examples=["ada@example.com"])
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(id=user.id, email=user.email, created_at=user.created_at)
+
+
+class PendingGrantOut(BaseModel):
+    id: int
+    purchase_id: int
+    user_id: str | None
+    email: str | None
+    credits: int
+    created_at: datetime
+    claimed_at: datetime | None
+    claimed_by: str | None
+
+    @classmethod
+    def of(cls, grant: PendingGrant) -> PendingGrantOut:
+        return cls(**grant.__dict__)
+
+
+class RegistrationOut(BaseModel):
+    user: UserOut
+    created: bool
+    balance: int
+    claimed: list[PendingGrantOut]
+
+
+class UserWithBalanceOut(BaseModel):
+    user: UserOut
+    balance: int
+
+
+class WalletOut(BaseModel):
+    user_id: str
+    balance: int
+    updated_at: datetime
+
+
+class LedgerEntryOut(BaseModel):
+    id: int
+    delta: int
+    kind: str
+    reference: str
+    balance_after: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: LedgerEntry) -> LedgerEntryOut:
+        return cls(
+            id=entry.id,
+            delta=entry.delta,
+            kind=entry.kind,
+            reference=entry.reference,
+            balance_after=entry.balance_after,
+            created_at=entry.created_at,
+        )
+
+
+class LedgerPageOut(BaseModel):
+    user_id: str
+    entries: list[LedgerEntryOut]
+    next_before: int | None = Field(
+        description="pass as `before` for the next (older) page; null on the last page"
+    )
+
+
+class PurchaseOut(BaseModel):
+    id: int
+    checkout_session_id: str | None
+    payment_intent_id: str | None
+    status: str
+    user_id: str | None
+    email: str | None
+    amount: int | None
+    currency: str | None
+    credits: int | None
+    payment_link: str | None
+    livemode: bool
+    created_at: datetime
+    updated_at: datetime
+    credited_at: datetime | None
+
+    @classmethod
+    def of(cls, purchase: Purchase) -> PurchaseOut:
+        return cls(**{**purchase.__dict__, "status": purchase.status.value})
+
+
+class PurchasesOut(BaseModel):
+    purchases: list[PurchaseOut]
+
+
+class PendingGrantsOut(BaseModel):
+    pending_grants: list[PendingGrantOut]
+
+
+class EventOut(BaseModel):
+    id: str
+    type: str
+    status: str
+    error: str | None
+    endpoint: str
+    delivery_count: int
+    livemode: bool
+    received_at: datetime
+    processed_at: datetime | None
+
+    @classmethod
+    def of(cls, delivery: StoredDelivery) -> EventOut:
+        fields = {k: v for k, v in delivery.__dict__.items() if k != "payload"}
+        return cls(**{**fields, "status": delivery.status.value})
+
+
+class EventDetailOut(EventOut):
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, delivery: StoredDelivery) -> EventDetailOut:
+        summary = EventOut.of(delivery).model_dump()
+        return cls(**summary, payload=json.loads(delivery.payload))
+
+
+class EventsOut(BaseModel):
+    events: list[EventOut]

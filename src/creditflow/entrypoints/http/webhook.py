@@ -1,0 +1,82 @@
+"""The one webhook handler, served at /api/stripe/webhook (and the legacy alias when enabled)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from creditflow.adapters.stripe.signatures import verify_and_parse
+from creditflow.bootstrap import Container
+from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.errors import PayloadTooLarge
+from creditflow.services.deliveries import Delivery
+from creditflow.settings import MAX_WEBHOOK_BODY_BYTES
+
+WEBHOOK_PATH = "/api/stripe/webhook"
+LEGACY_WEBHOOK_PATH = "/api/payment/webhook"
+
+log = logging.getLogger(__name__)
+
+
+async def read_limited_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed `limit` (before parsing)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise PayloadTooLarge(f"body is over the {limit}-byte limit")
+    return bytes(body)
+
+
+async def receive_webhook(request: Request) -> JSONResponse:
+    container: Container = request.app.state.container
+    settings = container.settings
+    if request.url.path == LEGACY_WEBHOOK_PATH:
+        log.warning(
+            "delivery on the deprecated %s; point the Stripe endpoint at %s",
+            LEGACY_WEBHOOK_PATH,
+            WEBHOOK_PATH,
+        )
+    body = await read_limited_body(request, MAX_WEBHOOK_BODY_BYTES)
+    event = verify_and_parse(
+        body,
+        request.headers.get("stripe-signature"),
+        settings.webhook_secrets,
+        settings.webhook_tolerance_seconds,
+    )
+    delivery = Delivery(
+        event_id=event["id"],
+        event_type=event["type"],
+        livemode=bool(event.get("livemode", False)),
+        payload=body.decode("utf-8"),
+        event=event,
+        endpoint=request.url.path,
+    )
+    result = await run_in_threadpool(container.deliveries.receive, delivery)
+    # 500 only for a processing failure: Stripe retries, and the retry processes it again.
+    status_code = 500 if result.status is DeliveryStatus.FAILED else 200
+    return JSONResponse(
+        {"event_id": result.event_id, "status": result.status.value, "error": result.error},
+        status_code=status_code,
+    )
+
+
+def webhook_router(*, legacy: bool) -> APIRouter:
+    router = APIRouter(tags=["webhooks"])
+    summary = "Receive a signed Stripe event (the one webhook handler)"
+    router.add_api_route(WEBHOOK_PATH, receive_webhook, methods=["POST"], summary=summary)
+    if legacy:
+        router.add_api_route(
+            LEGACY_WEBHOOK_PATH,
+            receive_webhook,
+            methods=["POST"],
+            summary="Deprecated alias of /api/stripe/webhook",
+            deprecated=True,
+        )
+    return router

@@ -1,0 +1,78 @@
+"""The one exception tree of creditflow; entrypoints translate it to HTTP statuses or exit codes.
+
+CreditflowError
+├── InvalidDelivery          a webhook request that is not a genuine, well-formed Stripe event
+│   ├── SignatureInvalid     missing/bad signature, wrong secret, stale timestamp
+│   └── MalformedPayload     not JSON, not an event object
+├── PayloadTooLarge          body over the limit, refused before parsing
+├── NotConfigured            a feature needs configuration that is missing
+├── Unauthorized             /v1 without the right bearer key
+├── NotFound                 unknown user, event, ...
+├── Conflict                 the request contradicts stored state (e-mail taken)
+├── InvalidRequest           the request is well-formed but its values are not acceptable
+├── NeedsAttention           a payment whose credits no rule gives: parked, never guessed
+├── StripeUnavailable        Stripe's API failed; retrying later can help
+└── DatabaseUnavailable      the database is unreachable; retrying later can help
+"""
+
+from __future__ import annotations
+
+
+class CreditflowError(Exception):
+    """Root of every error creditflow raises on purpose; `code` is stable for API clients."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidDelivery(CreditflowError):
+    code = "invalid_delivery"
+
+
+class SignatureInvalid(InvalidDelivery):
+    code = "invalid_signature"
+
+
+class MalformedPayload(InvalidDelivery):
+    code = "malformed_payload"
+
+
+class PayloadTooLarge(CreditflowError):
+    code = "payload_too_large"
+
+
+class NotConfigured(CreditflowError):
+    code = "not_configured"
+
+
+class Unauthorized(CreditflowError):
+    code = "unauthorized"
+
+
+class NotFound(CreditflowError):
+    code = "not_found"
+
+
+class Conflict(CreditflowError):
+    code = "conflict"
+
+
+class InvalidRequest(CreditflowError):
+    code = "invalid_request"
+
+
+class NeedsAttention(CreditflowError):
+    """Nothing can be granted safely until an operator acts (fix the catalog, then replay)."""
+
+    code = "needs_attention"
+
+
+class StripeUnavailable(CreditflowError):
+    code = "stripe_unavailable"
+
+
+class DatabaseUnavailable(CreditflowError):
+    code = "database_unavailable"

@@ -1,0 +1,1 @@
+"""Use cases. Each opens one unit of work, does one business operation and commits once."""

@@ -1,0 +1,12 @@
+"""The time source, injected so tests can move it (expiry, stale timestamps)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

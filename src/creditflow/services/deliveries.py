@@ -1,0 +1,137 @@
+"""Receive a verified webhook delivery: store it, process it, record the outcome, one transaction.
+
+The inbox row is inserted first; a redelivery of a settled event (same id: Stripe retrying, or the
+same event sent to two endpoints) finds it and changes nothing. A failed one is processed again.
+Processing runs in a savepoint, so a payment that needs attention or a bug rolls back its own
+writes while the delivery and its outcome are still recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.domain.payments import IgnoredEvent, Interpretation
+from creditflow.errors import DatabaseUnavailable, NeedsAttention, NotFound, StripeUnavailable
+from creditflow.services.clock import Clock
+from creditflow.services.fulfilment import apply_payment
+
+log = logging.getLogger(__name__)
+
+Unprocessable = StripeUnavailable | NeedsAttention
+
+
+class EventInterpreter(Protocol):
+    """Turns a provider's event into what the core acts on (may read line items from Stripe)."""
+
+    def interpret(self, event: Mapping[str, Any]) -> Interpretation: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A verified, parsed delivery; `payload` is the body exactly as received."""
+
+    event_id: str
+    event_type: str
+    livemode: bool
+    payload: str
+    event: Mapping[str, Any]
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    event_id: str
+    status: DeliveryStatus
+    error: str | None = None
+    redelivered: bool = False
+
+
+class DeliveryService:
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, interpreter: EventInterpreter, clock: Clock
+    ) -> None:
+        self._uow = uow_factory
+        self._interpreter = interpreter
+        self._clock = clock
+
+    def receive(self, delivery: Delivery) -> DeliveryResult:
+        interpretation = self._interpret(delivery.event)
+        with self._uow() as uow:
+            now = self._clock()
+            first = uow.inbox.add(
+                event_id=delivery.event_id,
+                event_type=delivery.event_type,
+                livemode=delivery.livemode,
+                payload=delivery.payload,
+                endpoint=delivery.endpoint,
+                now=now,
+            )
+            if not first:
+                stored = uow.inbox.lock(delivery.event_id)
+                uow.inbox.note_redelivery(delivery.event_id, delivery.endpoint)
+                if stored is not None and stored.status.is_settled:
+                    uow.commit()
+                    return DeliveryResult(
+                        delivery.event_id, DeliveryStatus.DUPLICATE, redelivered=True
+                    )
+            result = self._process(uow, delivery.event_id, interpretation)
+            uow.commit()
+        if isinstance(interpretation, StripeUnavailable):
+            raise interpretation
+        return result
+
+    def replay(self, event_id: str) -> DeliveryResult:
+        """Process a stored delivery again, e.g. after the catalog was fixed. Idempotent."""
+        with self._uow() as uow:
+            stored = uow.inbox.get(event_id)
+        if stored is None:
+            raise NotFound(f"no stored delivery {event_id}")
+        interpretation = self._interpret(json.loads(stored.payload))
+        with self._uow() as uow:
+            uow.inbox.lock(event_id)
+            result = self._process(uow, event_id, interpretation)
+            uow.commit()
+        return result
+
+    def _interpret(self, event: Mapping[str, Any]) -> Interpretation | Unprocessable:
+        """Reading the event may fail; the delivery is still stored, with that failure on it."""
+        try:
+            return self._interpreter.interpret(event)
+        except (StripeUnavailable, NeedsAttention) as exc:
+            return exc
+
+    def _process(
+        self, uow: UnitOfWork, event_id: str, interpretation: Interpretation | Unprocessable
+    ) -> DeliveryResult:
+        status, error = self._outcome(uow, interpretation)
+        uow.inbox.record_outcome(event_id, status, error, self._clock())
+        log.info("delivery %s: %s%s", event_id, status.value, f" ({error})" if error else "")
+        return DeliveryResult(event_id, status, error)
+
+    def _outcome(
+        self, uow: UnitOfWork, interpretation: Interpretation | Unprocessable
+    ) -> tuple[DeliveryStatus, str | None]:
+        if isinstance(interpretation, StripeUnavailable):
+            # Retryable: Stripe's next delivery of this event processes it again.
+            return DeliveryStatus.FAILED, interpretation.message
+        if isinstance(interpretation, NeedsAttention):
+            return DeliveryStatus.NEEDS_ATTENTION, interpretation.message
+        if isinstance(interpretation, IgnoredEvent):
+            return DeliveryStatus.IGNORED, interpretation.reason
+        try:
+            with uow.savepoint():
+                return apply_payment(uow, interpretation, self._clock()), None
+        except NeedsAttention as exc:
+            return DeliveryStatus.NEEDS_ATTENTION, exc.message
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:
+            # A bug, not bad input: keep the delivery, mark it failed, let Stripe's retry re-run it.
+            log.exception("processing failed")
+            return DeliveryStatus.FAILED, f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,54 @@
+"""Read-only views for the API and the CLI; each reads in one short transaction."""
+
+from __future__ import annotations
+
+from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
+from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
+from creditflow.domain.ledger import LedgerEntry
+from creditflow.domain.pending import PendingGrant
+from creditflow.domain.purchases import Purchase, PurchaseStatus
+from creditflow.domain.users import User, Wallet
+from creditflow.errors import NotFound
+
+
+class Queries:
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow = uow_factory
+
+    def user(self, user_id: str) -> tuple[User, Wallet]:
+        with self._uow() as uow:
+            user = uow.users.get(user_id)
+            wallet = uow.wallets.get(user_id)
+        if user is None or wallet is None:
+            raise NotFound(f"no user {user_id}")
+        return user, wallet
+
+    def wallet(self, user_id: str) -> Wallet:
+        return self.user(user_id)[1]
+
+    def ledger(self, user_id: str, *, limit: int, before_id: int | None) -> list[LedgerEntry]:
+        with self._uow() as uow:
+            if uow.wallets.get(user_id) is None:
+                raise NotFound(f"no user {user_id}")
+            return uow.wallets.entries(user_id, limit=limit, before_id=before_id)
+
+    def purchases(
+        self, *, user_id: str | None, status: PurchaseStatus | None, limit: int
+    ) -> list[Purchase]:
+        with self._uow() as uow:
+            return uow.purchases.list(user_id=user_id, status=status, limit=limit)
+
+    def pending_grants(self, *, limit: int) -> list[PendingGrant]:
+        with self._uow() as uow:
+            return uow.pending.list_unclaimed(limit)
+
+    def events(self, *, status: DeliveryStatus | None, limit: int) -> list[StoredDelivery]:
+        with self._uow() as uow:
+            return uow.inbox.list(status, limit)
+
+    def event(self, event_id: str) -> StoredDelivery:
+        with self._uow() as uow:
+            stored = uow.inbox.get(event_id)
+        if stored is None:
+            raise NotFound(f"no stored delivery {event_id}")
+        return stored

@@ -1,0 +1,77 @@
+"""Register or update a user, claiming the pending grants that were waiting for them, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
+from creditflow.domain.buyers import normalize_email
+from creditflow.domain.ledger import EntryKind, Posting, purchase_grant_key
+from creditflow.domain.pending import PendingGrant
+from creditflow.domain.users import User
+from creditflow.errors import Conflict, InvalidRequest
+from creditflow.services.clock import Clock
+from creditflow.services.fulfilment import identity_keys
+
+MAX_USER_ID_LENGTH = 255
+MAX_EMAIL_LENGTH = 320
+
+
+@dataclass(frozen=True)
+class Registration:
+    user: User
+    created: bool
+    balance: int
+    claimed: list[PendingGrant]
+
+
+class UserService:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+
+    def register(self, user_id: str, email: str | None) -> Registration:
+        _validate(user_id, email)
+        email_key = normalize_email(email)
+        with self._uow() as uow:
+            now = self._clock()
+            uow.lock_identities(identity_keys(user_id, email_key))
+            owner = uow.users.find_by_email(email_key) if email_key else None
+            if owner is not None and owner.id != user_id:
+                raise Conflict(f"e-mail {email} already belongs to another user")
+            created = uow.users.save(user_id, email.strip() if email else None, email_key, now)
+            claimed = []
+            for grant in uow.pending.lock_claimable(user_id, email_key):
+                purchase = uow.purchases.get(grant.purchase_id)
+                posted = uow.wallets.post(
+                    Posting(
+                        user_id=user_id,
+                        delta=grant.credits,
+                        kind=EntryKind.PURCHASE,
+                        reference=purchase.checkout_session_id or f"purchase:{purchase.id}",
+                        key=purchase_grant_key(grant.purchase_id),
+                    ),
+                    now,
+                )
+                uow.pending.mark_claimed(grant.id, user_id, now)
+                uow.purchases.update(grant.purchase_id, now, user_id=user_id, credited_at=now)
+                if posted is not None:
+                    claimed.append(grant)
+            user = uow.users.get(user_id)
+            wallet = uow.wallets.get(user_id)
+            assert user is not None
+            assert wallet is not None
+            uow.commit()
+        return Registration(user=user, created=created, balance=wallet.balance, claimed=claimed)
+
+
+def _validate(user_id: str, email: str | None) -> None:
+    if not user_id.strip() or len(user_id) > MAX_USER_ID_LENGTH or user_id != user_id.strip():
+        raise InvalidRequest(
+            f"user id must be 1 to {MAX_USER_ID_LENGTH} characters without surrounding spaces"
+        )
+    if email is None:
+        return
+    local, _, domain = email.strip().rpartition("@")
+    if not local or "." not in domain or len(email) > MAX_EMAIL_LENGTH or " " in email.strip():
+        raise InvalidRequest(f"{email!r} is not an e-mail address")

@@ -1,0 +1,71 @@
+"""Typed configuration, read once from the environment (and `.env`) and passed in.
+
+Nothing reads the environment at import time: the app factory and the CLI build a
+`Settings` and hand it down, so tests can run several configurations side by side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./creditflow.db"
+MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """The public configuration contract (see the README's configuration table)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL, validation_alias=AliasChoices("CREDITFLOW_DATABASE_URL")
+    )
+    webhook_secrets: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (), validation_alias=AliasChoices("STRIPE_WEBHOOK_SECRET")
+    )
+    webhook_tolerance_seconds: int = Field(
+        300, ge=1, validation_alias=AliasChoices("CREDITFLOW_WEBHOOK_TOLERANCE")
+    )
+    stripe_secret_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("STRIPE_SECRET_KEY")
+    )
+    stripe_api_base: str | None = Field(None, validation_alias=AliasChoices("STRIPE_API_BASE"))
+    api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("CREDITFLOW_API_KEY"))
+    catalog_path: Path | None = Field(None, validation_alias=AliasChoices("CREDITFLOW_CATALOG"))
+    legacy_webhook: bool = Field(False, validation_alias=AliasChoices("CREDITFLOW_LEGACY_WEBHOOK"))
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        """Accept `whsec_a,whsec_b` so secrets can be rolled and several endpoints served."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("stripe_secret_key", "api_key", "stripe_api_base", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """An empty variable (`STRIPE_SECRET_KEY=`) means "not configured", not an empty key."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("catalog_path", mode="before")
+    @classmethod
+    def _blank_path_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _default_postgres_driver(cls, value: str) -> str:
+        """`postgres://` and `postgresql://` URLs (as platforms print them) use psycopg 3."""
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
