@@ -1,0 +1,104 @@
+"""Shared fixtures: every integration test runs on SQLite and on PostgreSQL, with real parts.
+
+PostgreSQL: one database per pytest-xdist worker (created, migrated, dropped), emptied between
+tests. `CREDITFLOW_TEST_POSTGRES_URL` points at the server (default: the local one, trust auth).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from creditflow.adapters.db import migrate
+from creditflow.adapters.db.engine import build_engine
+from creditflow.adapters.db.tables import metadata
+from creditflow.entrypoints.http import create_app
+from creditflow.settings import Settings
+from fastapi.testclient import TestClient
+from tests.support import assert_ledger_matches_balances, make_settings
+
+POSTGRES_SERVER_URL = os.environ.get(
+    "CREDITFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+CONFIG_PREFIXES = ("CREDITFLOW_", "STRIPE_")
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A developer's own STRIPE_* / CREDITFLOW_* variables or .env must not leak into tests."""
+    for name in list(os.environ):
+        if name.startswith(CONFIG_PREFIXES) and name != "CREDITFLOW_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = build_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database(worker_id: str) -> Iterator[str]:
+    name = f"creditflow_test_{worker_id}"
+    server = create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    engine = build_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield url
+    with server.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    server.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    names = ", ".join(table.name for table in metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database of each engine."""
+    if request.param == "sqlite":
+        path = tmp_path / "creditflow.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_database")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """For tests that only make sense on PostgreSQL (several servers on one database)."""
+    _empty_postgres(postgres_database)
+    return postgres_database
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The real ASGI app over HTTP semantics (httpx), on the parametrised database."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+    assert_ledger_matches_balances(settings.database_url)

@@ -1,0 +1,110 @@
+"""Builders and checks shared by the tests: signed deliveries, API calls, database invariants."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy import create_engine, func, select, text
+
+from creditflow.adapters.db.tables import ledger_entries, metadata, wallets
+from creditflow.adapters.stripe import samples
+from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
+from creditflow.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
+WEBHOOK_SECRET = "whsec_test_c2VjcmV0LWZvci10ZXN0cw"
+OTHER_SECRET = "whsec_test_b3RoZXItZW5kcG9pbnQ"
+API_KEY = "cf_test_api_key_0123456789"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """One of Stripe's example objects or derived webhook bodies (see fixtures/stripe/README)."""
+    return json.loads((FIXTURES / name).read_text())  # type: ignore[no-any-return]
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "webhook_secrets": (SecretStr(WEBHOOK_SECRET),),
+        "api_key": SecretStr(API_KEY),
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def paid_session_event(**session: Any) -> dict[str, Any]:
+    return samples.event("checkout.session.completed", samples.checkout_session(**session))
+
+
+def deliver(
+    client: httpx.Client,
+    event: dict[str, Any],
+    *,
+    secret: str = WEBHOOK_SECRET,
+    path: str = WEBHOOK_PATH,
+    timestamp: int | None = None,
+) -> httpx.Response:
+    """POST `event` as Stripe would: compact JSON body, signed with the real SDK."""
+    body = samples.encode(event)
+    header = samples.signature_header(body, secret, timestamp=timestamp)
+    return client.post(
+        path, content=body, headers={"Stripe-Signature": header, "Content-Type": "application/json"}
+    )
+
+
+def auth(key: str = API_KEY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def register(client: httpx.Client, user_id: str, email: str | None = None) -> dict[str, Any]:
+    response = client.put(f"/v1/users/{user_id}", json={"email": email}, headers=auth())
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def balance(client: httpx.Client, user_id: str) -> int:
+    response = client.get(f"/v1/wallets/{user_id}", headers=auth())
+    assert response.status_code == 200, response.text
+    return int(response.json()["balance"])
+
+
+def table_snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, to show that a refused request changed nothing."""
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        snapshot = {
+            table.name: sorted((tuple(row) for row in connection.execute(select(table))), key=repr)
+            for table in metadata.sorted_tables
+        }
+    engine.dispose()
+    return snapshot
+
+
+def assert_ledger_matches_balances(database_url: str) -> None:
+    """The invariant: each wallet's balance is the sum of its entries, and matches the last one."""
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        sums = dict(
+            connection.execute(
+                select(ledger_entries.c.user_id, func.sum(ledger_entries.c.delta)).group_by(
+                    ledger_entries.c.user_id
+                )
+            ).all()
+        )
+        for user_id, wallet_balance in connection.execute(
+            select(wallets.c.user_id, wallets.c.balance)
+        ):
+            assert wallet_balance == sums.get(user_id, 0), f"wallet {user_id} != its ledger"
+        broken = connection.execute(
+            text(
+                "SELECT count(*) FROM ledger_entries e WHERE e.balance_after <> "
+                "(SELECT sum(d.delta) FROM ledger_entries d "
+                " WHERE d.user_id = e.user_id AND d.id <= e.id)"
+            )
+        ).scalar_one()
+        assert broken == 0, "balance_after disagrees with the running sum"
+    engine.dispose()
