@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -20,7 +21,6 @@ from creditflow.adapters.db.engine import build_engine
 from creditflow.adapters.db.tables import metadata
 from creditflow.entrypoints.http import create_app
 from creditflow.settings import Settings
-from fastapi.testclient import TestClient
 from tests.support import assert_ledger_matches_balances, make_settings
 
 POSTGRES_SERVER_URL = os.environ.get(

@@ -21,6 +21,7 @@ from creditflow.entrypoints.http.schemas import (
     PurchaseOut,
     PurchasesOut,
     RegistrationOut,
+    ReplayOut,
     UserIn,
     UserOut,
     UserWithBalanceOut,
@@ -103,3 +104,10 @@ def list_events(
 @router.get("/events/{event_id}", tags=["events"], response_model=EventDetailOut)
 def get_event(event_id: str, services: Services) -> EventDetailOut:
     return EventDetailOut.of(services.queries.event(event_id))
+
+
+@router.post("/events/{event_id}/replay", tags=["events"], response_model=ReplayOut)
+def replay_event(event_id: str, services: Services) -> ReplayOut:
+    """Process a stored delivery again (after fixing the catalog, say). Never grants twice."""
+    result = services.deliveries.replay(event_id)
+    return ReplayOut(event_id=result.event_id, status=result.status.value, error=result.error)

@@ -147,3 +147,9 @@ class EventDetailOut(EventOut):
 
 class EventsOut(BaseModel):
     events: list[EventOut]
+
+
+class ReplayOut(BaseModel):
+    event_id: str
+    status: str
+    error: str | None
