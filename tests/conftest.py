@@ -49,7 +49,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_database(worker_id: str) -> Iterator[str]:
-    name = f"creditflow_test_{worker_id}"
+    name = f"creditflow_test_{worker_id}_{os.getpid()}"  # concurrent runs never collide
     server = create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
     with server.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -12,10 +12,13 @@ from creditflow.adapters.db.unit_of_work import UnitOfWork
 from creditflow.adapters.stripe.api import StripeLineItems, make_client
 from creditflow.adapters.stripe.catalog import CatalogFile
 from creditflow.adapters.stripe.events import StripeEventInterpreter
+from creditflow.services.audit import AuditService
 from creditflow.services.clock import Clock, utc_now
 from creditflow.services.deliveries import DeliveryService
+from creditflow.services.expiry import ExpiryService
 from creditflow.services.queries import Queries
 from creditflow.services.users import UserService
+from creditflow.services.wallet_operations import WalletOperations
 from creditflow.settings import Settings
 
 
@@ -25,6 +28,9 @@ class Container:
     engine: Engine
     deliveries: DeliveryService
     users: UserService
+    wallets: WalletOperations
+    expiry: ExpiryService
+    audit: AuditService
     queries: Queries
 
     def close(self) -> None:
@@ -44,7 +50,10 @@ def build_container(settings: Settings, *, clock: Clock = utc_now) -> Container:
     return Container(
         settings=settings,
         engine=engine,
-        deliveries=DeliveryService(uow_factory, interpreter, clock),
+        deliveries=DeliveryService(uow_factory, interpreter, clock, settings.refund_policy),
         users=UserService(uow_factory, clock),
+        wallets=WalletOperations(uow_factory, clock),
+        expiry=ExpiryService(uow_factory, clock),
+        audit=AuditService(uow_factory),
         queries=Queries(uow_factory),
     )

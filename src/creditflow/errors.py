@@ -8,7 +8,8 @@ CreditflowError
 ├── NotConfigured            a feature needs configuration that is missing
 ├── Unauthorized             /v1 without the right bearer key
 ├── NotFound                 unknown user, event, ...
-├── Conflict                 the request contradicts stored state (e-mail taken)
+├── Conflict                 the request contradicts stored state (e-mail taken, key reused)
+├── InsufficientCredits      a spend larger than the balance
 ├── InvalidRequest           the request is well-formed but its values are not acceptable
 ├── NeedsAttention           a payment whose credits no rule gives: parked, never guessed
 ├── StripeUnavailable        Stripe's API failed; retrying later can help
@@ -23,9 +24,10 @@ class CreditflowError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, **details: object) -> None:
         super().__init__(message)
         self.message = message
+        self.details = details
 
 
 class InvalidDelivery(CreditflowError):
@@ -58,6 +60,10 @@ class NotFound(CreditflowError):
 
 class Conflict(CreditflowError):
     code = "conflict"
+
+
+class InsufficientCredits(CreditflowError):
+    code = "insufficient_credits"
 
 
 class InvalidRequest(CreditflowError):

@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from creditflow.domain.adjustments import RefundPolicy
+
 DEFAULT_DATABASE_URL = "sqlite:///./creditflow.db"
 MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
 
@@ -37,6 +39,12 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("CREDITFLOW_API_KEY"))
     catalog_path: Path | None = Field(None, validation_alias=AliasChoices("CREDITFLOW_CATALOG"))
     legacy_webhook: bool = Field(False, validation_alias=AliasChoices("CREDITFLOW_LEGACY_WEBHOOK"))
+    refund_policy: RefundPolicy = Field(
+        RefundPolicy.DEBT, validation_alias=AliasChoices("CREDITFLOW_REFUND_POLICY")
+    )
+    expiry_interval_seconds: float = Field(
+        60, ge=0, validation_alias=AliasChoices("CREDITFLOW_EXPIRY_INTERVAL")
+    )
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

@@ -13,19 +13,35 @@ from enum import StrEnum
 
 class EntryKind(StrEnum):
     PURCHASE = "purchase"
+    REFUND = "refund"
+    DISPUTE_HOLD = "dispute_hold"
+    DISPUTE_RETURN = "dispute_return"
+    SPEND = "spend"
+    GRANT = "grant"
+    EXPIRY = "expiry"
 
 
 @dataclass(frozen=True)
 class Posting:
+    """One balance change. Credits with a `purchase_id` go to (or come first from) that
+    purchase's lot; other credits open a lot of their own, expiring at `expires_at`."""
+
     user_id: str
     delta: int
     kind: EntryKind
     reference: str
     key: str
+    reason: str
+    purchase_id: int | None = None
+    expires_at: datetime | None = None
+    from_lot: int | None = None
+    allow_debt: bool = False
 
     def __post_init__(self) -> None:
         if type(self.delta) is not int or self.delta == 0:
             raise ValueError("a ledger posting moves a non-zero whole number of credits")
+        if not self.reason.strip():
+            raise ValueError("every ledger posting says why")
 
 
 def purchase_grant_key(purchase_id: int) -> str:
@@ -41,4 +57,5 @@ class LedgerEntry:
     balance_after: int
     kind: str
     reference: str
+    reason: str
     created_at: datetime

@@ -1,9 +1,10 @@
-"""A payment event as the core sees it, whatever payment system it came from."""
+"""Events about money as the core sees them, whatever payment system they came from."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from creditflow.domain.adjustments import DisputeStatus
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.credits import NoCreditsRule
 from creditflow.domain.purchases import PaymentSignal
@@ -11,11 +12,13 @@ from creditflow.domain.purchases import PaymentSignal
 
 @dataclass(frozen=True)
 class PaymentEvent:
-    """News about one payment. `credits` is None when no rule gave a number (`credits_problem`
-    says why); that only matters when the event would grant them.
+    """News about one payment, named by its Checkout Session and/or PaymentIntent.
+
+    `credits` is None when no rule gave a number (`credits_problem` says why); that only matters
+    when the event would grant them.
     """
 
-    checkout_session_id: str
+    checkout_session_id: str | None
     payment_intent_id: str | None
     signal: PaymentSignal
     buyer: Buyer
@@ -26,10 +29,45 @@ class PaymentEvent:
     credits: int | None = None
     credits_problem: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.checkout_session_id is None and self.payment_intent_id is None:
+            raise ValueError("a payment event names a checkout session or a payment intent")
+
     def require_credits(self) -> int:
         if self.credits is None:
             raise NoCreditsRule(self.credits_problem or "no rule gives the number of credits")
         return self.credits
+
+
+@dataclass(frozen=True)
+class ChargeRefunded:
+    """The charge's running total of refunds (Stripe's `charge.refunded`)."""
+
+    payment_intent_id: str
+    amount: int
+    amount_refunded: int
+    currency: str | None
+    livemode: bool
+
+
+@dataclass(frozen=True)
+class RefundChanged:
+    """One refund object (`refund.created` / `refund.updated`): its own amount and status."""
+
+    refund_id: str
+    payment_intent_id: str
+    amount: int
+    counts: bool  # False once the refund failed or was canceled
+    livemode: bool
+
+
+@dataclass(frozen=True)
+class DisputeChanged:
+    payment_intent_id: str
+    dispute_id: str
+    status: DisputeStatus
+    amount: int
+    livemode: bool
 
 
 @dataclass(frozen=True)
@@ -39,4 +77,5 @@ class IgnoredEvent:
     reason: str
 
 
-Interpretation = PaymentEvent | IgnoredEvent
+MoneyBack = ChargeRefunded | RefundChanged | DisputeChanged
+Interpretation = PaymentEvent | MoneyBack | IgnoredEvent

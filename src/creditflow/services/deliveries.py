@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from creditflow.domain.adjustments import RefundPolicy
 from creditflow.domain.deliveries import DeliveryStatus
-from creditflow.domain.payments import IgnoredEvent, Interpretation
+from creditflow.domain.payments import IgnoredEvent, Interpretation, MoneyBack, PaymentEvent
 from creditflow.errors import DatabaseUnavailable, NeedsAttention, NotFound, StripeUnavailable
+from creditflow.services.adjustments import apply_money_back
 from creditflow.services.clock import Clock
 from creditflow.services.fulfilment import apply_payment
 
@@ -54,11 +56,16 @@ class DeliveryResult:
 
 class DeliveryService:
     def __init__(
-        self, uow_factory: UnitOfWorkFactory, interpreter: EventInterpreter, clock: Clock
+        self,
+        uow_factory: UnitOfWorkFactory,
+        interpreter: EventInterpreter,
+        clock: Clock,
+        refund_policy: RefundPolicy,
     ) -> None:
         self._uow = uow_factory
         self._interpreter = interpreter
         self._clock = clock
+        self._policy = refund_policy
 
     def receive(self, delivery: Delivery) -> DeliveryResult:
         interpretation = self._interpret(delivery.event)
@@ -99,6 +106,12 @@ class DeliveryService:
             uow.commit()
         return result
 
+    def _apply(self, uow: UnitOfWork, interpretation: PaymentEvent | MoneyBack) -> DeliveryStatus:
+        now = self._clock()
+        if isinstance(interpretation, PaymentEvent):
+            return apply_payment(uow, interpretation, now, self._policy)
+        return apply_money_back(uow, interpretation, now, self._policy)
+
     def _interpret(self, event: Mapping[str, Any]) -> Interpretation | Unprocessable:
         """Reading the event may fail; the delivery is still stored, with that failure on it."""
         try:
@@ -126,7 +139,7 @@ class DeliveryService:
             return DeliveryStatus.IGNORED, interpretation.reason
         try:
             with uow.savepoint():
-                return apply_payment(uow, interpretation, self._clock()), None
+                return self._apply(uow, interpretation), None
         except NeedsAttention as exc:
             return DeliveryStatus.NEEDS_ATTENTION, exc.message
         except DatabaseUnavailable:

@@ -1,9 +1,10 @@
 """Apply a payment event to its purchase, granting credits on the step into `paid`, once.
 
 Runs inside the caller's unit of work (the delivery's transaction). Exactly-once rests on three
-locks in this order: the purchase row (events about one payment queue up), the buyer's identity
-(payments and registrations of one user queue up), then the wallet row inside `post`; and on the
-ledger's unique grant key, shared by a direct grant and a later pending-grant claim.
+locks in this order: the purchase row (events about one payment queue up, whether they name its
+Checkout Session or its PaymentIntent), the buyer's identity (payments and registrations of one
+user queue up), then the wallet row inside `post`; and on the ledger's unique grant key, shared by
+a direct grant and a later pending-grant claim.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from creditflow.adapters.db.unit_of_work import UnitOfWork
+from creditflow.domain.adjustments import RefundPolicy
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.domain.ledger import EntryKind, Posting, purchase_grant_key
 from creditflow.domain.payments import PaymentEvent
-from creditflow.domain.purchases import PurchaseStatus, advance
+from creditflow.domain.purchases import PaymentState, Purchase, advance
 from creditflow.errors import NeedsAttention
+from creditflow.services.adjustments import lock_purchase, settle
 
 
 def identity_keys(user_id: str | None, email: str | None) -> list[str]:
@@ -24,49 +27,52 @@ def identity_keys(user_id: str | None, email: str | None) -> list[str]:
     return keys + ([f"email:{email}"] if email else [])
 
 
-def apply_payment(uow: UnitOfWork, payment: PaymentEvent, now: datetime) -> DeliveryStatus:
+def apply_payment(
+    uow: UnitOfWork, payment: PaymentEvent, now: datetime, policy: RefundPolicy
+) -> DeliveryStatus:
     """PROCESSED when the event changed the purchase, DUPLICATE when it changed nothing."""
-    purchase_id, current = _lock_purchase(uow, payment, now)
-    step = advance(current, payment.signal)
-    if not step.grants_credits:
-        if current is step.status:
-            return DeliveryStatus.DUPLICATE
-        if current is not None:
-            uow.purchases.update(purchase_id, now, status=step.status.value)
-        return DeliveryStatus.PROCESSED
-    _grant(uow, purchase_id, payment, payment.require_credits(), now)
-    return DeliveryStatus.PROCESSED
-
-
-def _lock_purchase(
-    uow: UnitOfWork, payment: PaymentEvent, now: datetime
-) -> tuple[int, PurchaseStatus | None]:
-    """The purchase's id and status before this event (None: the event creates it)."""
-    new_id = uow.purchases.add_if_absent(
-        {
-            "checkout_session_id": payment.checkout_session_id,
-            "payment_intent_id": payment.payment_intent_id,
-            "status": advance(None, payment.signal).status.value,
+    purchase, created = lock_purchase(
+        uow,
+        checkout_session_id=payment.checkout_session_id,
+        payment_intent_id=payment.payment_intent_id,
+        initial={
+            "payment_state": advance(None, payment.signal).state.value,
             "user_id": payment.buyer.user_id,
             "email_key": payment.buyer.email,
             "amount": payment.amount,
             "currency": payment.currency,
             "payment_link": payment.payment_link,
             "livemode": payment.livemode,
-            "created_at": now,
-            "updated_at": now,
-        }
+        },
+        now=now,
     )
-    if new_id is not None:
-        return new_id, None
-    purchase = uow.purchases.lock_by_checkout_session(payment.checkout_session_id)
-    if purchase is None:  # pragma: no cover - the insert just saw the row
-        raise RuntimeError(f"purchase for {payment.checkout_session_id} vanished")
-    return purchase.id, purchase.status
+    current = None if created else purchase.payment_state
+    step = advance(current, payment.signal)
+    learned = _learned_ids(purchase, payment)
+    if step.grants_credits:
+        _grant(uow, purchase, payment, payment.require_credits(), now)
+        uow.purchases.update(purchase.id, now, **learned)
+        settle(uow, purchase.id, now, policy)
+        return DeliveryStatus.PROCESSED
+    if current is step.state and not learned:
+        return DeliveryStatus.DUPLICATE
+    uow.purchases.update(purchase.id, now, payment_state=step.state.value, **learned)
+    settle(uow, purchase.id, now, policy)
+    return DeliveryStatus.PROCESSED
+
+
+def _learned_ids(purchase: Purchase, payment: PaymentEvent) -> dict[str, object]:
+    """The payment's other id, once an event names it (session first, PaymentIntent later)."""
+    learned: dict[str, object] = {}
+    if purchase.checkout_session_id is None and payment.checkout_session_id is not None:
+        learned["checkout_session_id"] = payment.checkout_session_id
+    if purchase.payment_intent_id is None and payment.payment_intent_id is not None:
+        learned["payment_intent_id"] = payment.payment_intent_id
+    return learned
 
 
 def _grant(
-    uow: UnitOfWork, purchase_id: int, payment: PaymentEvent, credits: int, now: datetime
+    uow: UnitOfWork, purchase: Purchase, payment: PaymentEvent, credits: int, now: datetime
 ) -> None:
     buyer = payment.buyer
     if not buyer.is_known:
@@ -75,9 +81,10 @@ def _grant(
         )
     uow.lock_identities(identity_keys(buyer.user_id, buyer.email))
     user_id = _find_user(uow, buyer)
+    reference = payment.checkout_session_id or purchase.reference
     if user_id is None:
         uow.pending.add(
-            purchase_id=purchase_id,
+            purchase_id=purchase.id,
             user_id=buyer.user_id,
             email_key=buyer.email,
             credits=credits,
@@ -89,20 +96,22 @@ def _grant(
                 user_id=user_id,
                 delta=credits,
                 kind=EntryKind.PURCHASE,
-                reference=payment.checkout_session_id,
-                key=purchase_grant_key(purchase_id),
+                reference=reference,
+                key=purchase_grant_key(purchase.id),
+                reason=f"purchase of {credits} credits ({reference})",
+                purchase_id=purchase.id,
             ),
             now,
         )
     latest = {
-        "payment_intent_id": payment.payment_intent_id,
         "amount": payment.amount,
         "currency": payment.currency,
+        "payment_link": payment.payment_link,
     }
     uow.purchases.update(
-        purchase_id,
+        purchase.id,
         now,
-        status=PurchaseStatus.PAID.value,
+        payment_state=PaymentState.PAID.value,
         credits=credits,
         user_id=user_id or buyer.user_id,
         email_key=buyer.email,

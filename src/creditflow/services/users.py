@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
+from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from creditflow.domain.buyers import normalize_email
 from creditflow.domain.ledger import EntryKind, Posting, purchase_grant_key
 from creditflow.domain.pending import PendingGrant
@@ -42,20 +43,7 @@ class UserService:
             created = uow.users.save(user_id, email.strip() if email else None, email_key, now)
             claimed = []
             for grant in uow.pending.lock_claimable(user_id, email_key):
-                purchase = uow.purchases.get(grant.purchase_id)
-                posted = uow.wallets.post(
-                    Posting(
-                        user_id=user_id,
-                        delta=grant.credits,
-                        kind=EntryKind.PURCHASE,
-                        reference=purchase.checkout_session_id or f"purchase:{purchase.id}",
-                        key=purchase_grant_key(grant.purchase_id),
-                    ),
-                    now,
-                )
-                uow.pending.mark_claimed(grant.id, user_id, now)
-                uow.purchases.update(grant.purchase_id, now, user_id=user_id, credited_at=now)
-                if posted is not None:
+                if self._claim(uow, grant, user_id, now):
                     claimed.append(grant)
             user = uow.users.get(user_id)
             wallet = uow.wallets.get(user_id)
@@ -63,6 +51,29 @@ class UserService:
             assert wallet is not None
             uow.commit()
         return Registration(user=user, created=created, balance=wallet.balance, claimed=claimed)
+
+    @staticmethod
+    def _claim(uow: UnitOfWork, grant: PendingGrant, user_id: str, now: datetime) -> bool:
+        """Move a pending grant into the wallet; refunds before the claim already reduced it."""
+        uow.pending.mark_claimed(grant.id, user_id, now)
+        uow.purchases.update(grant.purchase_id, now, user_id=user_id, credited_at=now)
+        if grant.credits == 0:
+            return True
+        purchase = uow.purchases.get(grant.purchase_id)
+        posted = uow.wallets.post(
+            Posting(
+                user_id=user_id,
+                delta=grant.credits,
+                kind=EntryKind.PURCHASE,
+                reference=purchase.reference,
+                key=purchase_grant_key(grant.purchase_id),
+                reason=f"purchase of {grant.credits} credits ({purchase.reference}), "
+                "claimed on registration",
+                purchase_id=purchase.id,
+            ),
+            now,
+        )
+        return posted is not None
 
 
 def _validate(user_id: str, email: str | None) -> None:

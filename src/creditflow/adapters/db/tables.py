@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from creditflow.adapters.db.types import UtcDateTime
@@ -63,10 +64,42 @@ ledger_entries = Table(
     Column("balance_after", BigInteger, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("reference", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("purchase_id", Id, ForeignKey("purchases.id"), nullable=True),
     Column("idempotency_key", String(255), nullable=False, unique=True),
     Column("created_at", UtcDateTime(), nullable=False),
     CheckConstraint("delta <> 0", name="delta_nonzero"),
+    CheckConstraint("reason <> ''", name="has_reason"),
     Index("ix_ledger_entries_user_id_id", "user_id", "id"),
+    Index("ix_ledger_entries_purchase_id", "purchase_id"),
+)
+
+credit_lots = Table(
+    "credit_lots",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", String(255), ForeignKey("wallets.user_id"), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("purchase_id", Id, ForeignKey("purchases.id"), nullable=True),
+    Column("reference", String(255), nullable=False),
+    Column("credits", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    CheckConstraint("credits > 0", name="credits_positive"),
+    CheckConstraint("remaining >= 0", name="remaining_not_negative"),
+    Index(
+        "ix_credit_lots_user_id_open",
+        "user_id",
+        sqlite_where=text("remaining > 0"),
+        postgresql_where=text("remaining > 0"),
+    ),
+    Index(
+        "ix_credit_lots_expires_at_open",
+        "expires_at",
+        sqlite_where=text("remaining > 0"),
+        postgresql_where=text("remaining > 0"),
+    ),
 )
 
 purchases = Table(
@@ -75,6 +108,7 @@ purchases = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("checkout_session_id", String(255), nullable=True, unique=True),
     Column("payment_intent_id", String(255), nullable=True, unique=True),
+    Column("payment_state", String(32), nullable=False),
     Column("status", String(32), nullable=False),
     Column("user_id", String(255), nullable=True),
     Column("email_key", String(320), nullable=True),
@@ -82,6 +116,11 @@ purchases = Table(
     Column("currency", String(3), nullable=True),
     Column("credits", BigInteger, nullable=True),
     Column("payment_link", String(255), nullable=True),
+    Column("amount_refunded", BigInteger, nullable=False),
+    Column("dispute_status", String(32), nullable=True),
+    Column("credits_refunded", BigInteger, nullable=False),
+    Column("credits_held", BigInteger, nullable=False),
+    Column("credits_written_off", BigInteger, nullable=False),
     Column("livemode", Boolean, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
@@ -89,6 +128,19 @@ purchases = Table(
     CheckConstraint("credits IS NULL OR credits > 0", name="credits_positive"),
     CheckConstraint("amount IS NULL OR amount >= 0", name="amount_not_negative"),
     Index("ix_purchases_user_id", "user_id"),
+    Index("ix_purchases_status", "status"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("purchase_id", Id, ForeignKey("purchases.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    CheckConstraint("amount >= 0", name="amount_not_negative"),
+    Index("ix_refunds_purchase_id", "purchase_id"),
 )
 
 pending_grants = Table(
@@ -102,7 +154,7 @@ pending_grants = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("claimed_at", UtcDateTime(), nullable=True),
     Column("claimed_by", String(255), nullable=True),
-    CheckConstraint("credits > 0", name="credits_positive"),
+    CheckConstraint("credits >= 0", name="credits_not_negative"),
     CheckConstraint("user_id IS NOT NULL OR email_key IS NOT NULL", name="has_identity"),
     Index("ix_pending_grants_user_id", "user_id"),
     Index("ix_pending_grants_email_key", "email_key"),

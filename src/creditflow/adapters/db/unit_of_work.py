@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from creditflow.adapters.db.repositories.inbox import InboxRepository
+from creditflow.adapters.db.repositories.lots import LotRepository
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
 from creditflow.adapters.db.repositories.purchases import PurchaseRepository
 from creditflow.adapters.db.repositories.users import UserRepository
@@ -29,6 +30,7 @@ class UnitOfWork:
     users: UserRepository
     wallets: WalletRepository
     pending: PendingGrantRepository
+    lots: LotRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -46,6 +48,7 @@ class UnitOfWork:
         self.users = UserRepository(connection)
         self.wallets = WalletRepository(connection)
         self.pending = PendingGrantRepository(connection)
+        self.lots = LotRepository(connection)
         return self
 
     def __exit__(
@@ -99,6 +102,11 @@ class UnitOfWork:
             return
         for key in sorted(set(keys)):
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id(key)})
+
+    @property
+    def connection(self) -> Connection:
+        """For read-only reports (the audit) that span every table."""
+        return self._require()
 
     def _require(self) -> Connection:
         if self._connection is None:

@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from creditflow.adapters.stripe.fields import id_of, int_or_none, metadata_of
+from creditflow.adapters.stripe.money_back import MONEY_BACK_EVENTS, interpret_money_back
+from creditflow.adapters.stripe.payment_intents import (
+    PAYMENT_INTENT_SIGNALS,
+    interpret_payment_intent,
+)
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.credits import (
     Catalog,
@@ -25,7 +31,7 @@ CHECKOUT_SIGNALS: dict[str, PaymentSignal | None] = {
     "checkout.session.async_payment_failed": PaymentSignal.FAILED,
     "checkout.session.expired": PaymentSignal.EXPIRED,
 }
-HANDLED_EVENT_TYPES = tuple(CHECKOUT_SIGNALS)
+HANDLED_EVENT_TYPES = (*CHECKOUT_SIGNALS, *PAYMENT_INTENT_SIGNALS, *MONEY_BACK_EVENTS)
 # `no_payment_required`: a 100% discount; the buyer still bought the pack.
 PAID_STATUSES = {"paid", "no_payment_required"}
 
@@ -41,9 +47,16 @@ class StripeEventInterpreter:
 
     def interpret(self, event: Mapping[str, Any]) -> Interpretation:
         event_type = event["type"]
-        if event_type not in CHECKOUT_SIGNALS:
-            return IgnoredEvent(f"{event_type} is not an event creditflow acts on")
-        session = event["data"]["object"]
+        obj = event["data"]["object"]
+        if event_type in CHECKOUT_SIGNALS:
+            return self._checkout(event_type, obj)
+        if event_type in PAYMENT_INTENT_SIGNALS:
+            return interpret_payment_intent(event_type, obj)
+        if event_type in MONEY_BACK_EVENTS:
+            return interpret_money_back(event_type, obj)
+        return IgnoredEvent(f"{event_type} is not an event creditflow acts on")
+
+    def _checkout(self, event_type: str, session: Mapping[str, Any]) -> Interpretation:
         session_id = session.get("id")
         if session.get("object") != "checkout.session" or not isinstance(session_id, str):
             raise NeedsAttention(f"{event_type} does not carry a checkout session")
@@ -53,23 +66,22 @@ class StripeEventInterpreter:
         credits, problem = self._price(session) if signal is PaymentSignal.PAID else (None, None)
         return PaymentEvent(
             checkout_session_id=session_id,
-            payment_intent_id=_id_of(session.get("payment_intent")),
+            payment_intent_id=id_of(session.get("payment_intent")),
             signal=signal,
             buyer=_buyer(session),
-            amount=_int_or_none(session.get("amount_total")),
+            amount=int_or_none(session.get("amount_total")),
             currency=session.get("currency"),
-            payment_link=_id_of(session.get("payment_link")),
+            payment_link=id_of(session.get("payment_link")),
             livemode=bool(session.get("livemode", False)),
             credits=credits,
             credits_problem=problem,
         )
 
     def _price(self, session: Mapping[str, Any]) -> tuple[int | None, str | None]:
-        metadata = session.get("metadata") or {}
-        raw = metadata.get("credits")
+        raw = metadata_of(session).get("credits")
         facts = CreditFacts(
             metadata_credits=None if raw is None else str(raw),
-            payment_link=_id_of(session.get("payment_link")),
+            payment_link=id_of(session.get("payment_link")),
             line_items=None,
         )
         catalog = self._catalog()
@@ -90,20 +102,9 @@ def _completed_signal(session: Mapping[str, Any]) -> PaymentSignal:
 
 
 def _buyer(session: Mapping[str, Any]) -> Buyer:
-    metadata = session.get("metadata") or {}
+    metadata = metadata_of(session)
     details = session.get("customer_details") or {}
     return Buyer(
         user_id=session.get("client_reference_id") or metadata.get("user_id"),
         email=details.get("email") or session.get("customer_email"),
     )
-
-
-def _id_of(value: object) -> str | None:
-    """Stripe fields hold an id, or the object itself when expanded."""
-    if isinstance(value, Mapping):
-        value = value.get("id")
-    return value if isinstance(value, str) else None
-
-
-def _int_or_none(value: object) -> int | None:
-    return value if type(value) is int else None

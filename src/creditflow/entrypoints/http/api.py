@@ -14,6 +14,7 @@ from creditflow.entrypoints.http.schemas import (
     EventDetailOut,
     EventOut,
     EventsOut,
+    GrantIn,
     LedgerEntryOut,
     LedgerPageOut,
     PendingGrantOut,
@@ -22,11 +23,14 @@ from creditflow.entrypoints.http.schemas import (
     PurchasesOut,
     RegistrationOut,
     ReplayOut,
+    SpendIn,
     UserIn,
     UserOut,
     UserWithBalanceOut,
+    WalletChangeOut,
     WalletOut,
 )
+from creditflow.services.wallet_operations import WalletChange
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -73,6 +77,36 @@ def get_ledger(
         user_id=user_id,
         entries=[LedgerEntryOut.of(entry) for entry in entries],
         next_before=entries[-1].id if len(entries) == limit else None,
+    )
+
+
+@router.post(
+    "/wallets/{user_id}/spend",
+    tags=["wallets"],
+    response_model=WalletChangeOut,
+    responses={402: {"description": "not enough credits; the error carries the balance"}},
+)
+def spend(user_id: str, body: SpendIn, services: Services) -> WalletChangeOut:
+    """Spend credits, idempotently by `idempotency_key`: a retry returns the original result."""
+    change = services.wallets.spend(user_id, body.credits, body.idempotency_key, body.reason)
+    return _change(user_id, change)
+
+
+@router.post("/wallets/{user_id}/grants", tags=["wallets"], response_model=WalletChangeOut)
+def grant(user_id: str, body: GrantIn, services: Services) -> WalletChangeOut:
+    """Promotional or manual credits; spent before paid ones, leaving at `expires_at`."""
+    change = services.wallets.grant(
+        user_id, body.credits, body.idempotency_key, body.reason, body.expires_at
+    )
+    return _change(user_id, change)
+
+
+def _change(user_id: str, change: WalletChange) -> WalletChangeOut:
+    return WalletChangeOut(
+        user_id=user_id,
+        balance=change.balance,
+        entry=LedgerEntryOut.of(change.entry),
+        replayed=change.replayed,
     )
 
 

@@ -15,6 +15,7 @@ from creditflow import __version__
 from creditflow.bootstrap import Container, build_container
 from creditflow.entrypoints.http import api
 from creditflow.entrypoints.http.errors import error_body, install_error_handlers
+from creditflow.entrypoints.http.periodic import PeriodicTask
 from creditflow.entrypoints.http.webhook import webhook_router
 from creditflow.services.clock import Clock, utc_now
 from creditflow.settings import Settings
@@ -26,8 +27,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        container.close()
+        expiring = PeriodicTask(container.expiry.expire_due, settings.expiry_interval_seconds)
+        expiring.start()
+        try:
+            yield
+        finally:
+            expiring.stop()
+            container.close()
 
     app = FastAPI(
         title="creditflow",

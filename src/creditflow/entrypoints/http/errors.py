@@ -11,6 +11,7 @@ from creditflow.errors import (
     Conflict,
     CreditflowError,
     DatabaseUnavailable,
+    InsufficientCredits,
     InvalidDelivery,
     InvalidRequest,
     NeedsAttention,
@@ -24,6 +25,7 @@ from creditflow.errors import (
 STATUS_BY_ERROR: dict[type[CreditflowError], int] = {
     InvalidDelivery: 400,
     Unauthorized: 401,
+    InsufficientCredits: 402,
     NotFound: 404,
     Conflict: 409,
     PayloadTooLarge: 413,
@@ -35,8 +37,9 @@ STATUS_BY_ERROR: dict[type[CreditflowError], int] = {
 }
 
 
-def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    return {"error": {"code": code, "message": message}}
+def error_body(code: str, message: str, **details: object) -> dict[str, dict[str, object]]:
+    """`{"error": {"code", "message", ...details}}`, e.g. the balance with a refused spend."""
+    return {"error": {"code": code, "message": message, **details}}
 
 
 def status_for(exc: CreditflowError) -> int:
@@ -51,7 +54,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _ours(_request: Request, exc: CreditflowError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         return JSONResponse(
-            error_body(exc.code, exc.message), status_code=status_for(exc), headers=headers
+            error_body(exc.code, exc.message, **exc.details),
+            status_code=status_for(exc),
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)

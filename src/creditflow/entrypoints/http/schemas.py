@@ -67,6 +67,7 @@ class LedgerEntryOut(BaseModel):
     delta: int
     kind: str
     reference: str
+    reason: str
     balance_after: int
     created_at: datetime
 
@@ -77,6 +78,7 @@ class LedgerEntryOut(BaseModel):
             delta=entry.delta,
             kind=entry.kind,
             reference=entry.reference,
+            reason=entry.reason,
             balance_after=entry.balance_after,
             created_at=entry.created_at,
         )
@@ -95,11 +97,16 @@ class PurchaseOut(BaseModel):
     checkout_session_id: str | None
     payment_intent_id: str | None
     status: str
+    payment_state: str
     user_id: str | None
     email: str | None
     amount: int | None
+    amount_refunded: int
     currency: str | None
     credits: int | None
+    credits_refunded: int
+    credits_held: int
+    dispute_status: str | None
     payment_link: str | None
     livemode: bool
     created_at: datetime
@@ -108,7 +115,16 @@ class PurchaseOut(BaseModel):
 
     @classmethod
     def of(cls, purchase: Purchase) -> PurchaseOut:
-        return cls(**{**purchase.__dict__, "status": purchase.status.value})
+        fields = {k: v for k, v in purchase.__dict__.items() if k != "credits_written_off"}
+        dispute = purchase.dispute_status
+        return cls(
+            **{
+                **fields,
+                "status": purchase.status.value,
+                "payment_state": purchase.payment_state.value,
+                "dispute_status": None if dispute is None else dispute.value,
+            }
+        )
 
 
 class PurchasesOut(BaseModel):
@@ -153,3 +169,22 @@ class ReplayOut(BaseModel):
     event_id: str
     status: str
     error: str | None
+
+
+class SpendIn(BaseModel):
+    credits: int = Field(gt=0, strict=True, examples=[5])
+    idempotency_key: str = Field(min_length=1, max_length=200, examples=["gen_8f14e45f"])
+    reason: str = Field(min_length=1, max_length=500, examples=["image generation"])
+
+
+class GrantIn(SpendIn):
+    expires_at: datetime | None = Field(
+        None, description="ISO 8601 with a timezone; the credits leave the balance then"
+    )
+
+
+class WalletChangeOut(BaseModel):
+    user_id: str
+    balance: int
+    entry: LedgerEntryOut
+    replayed: bool = Field(description="true when this key was already used: nothing moved")

@@ -60,6 +60,16 @@ class PendingGrantRepository:
             .values(claimed_at=now, claimed_by=user_id)
         )
 
+    def set_credits(self, purchase_id: int, credits: int) -> None:
+        """What an unclaimed grant is worth after refunds and disputes of its purchase."""
+        self._connection.execute(
+            update(pending_grants)
+            .where(
+                pending_grants.c.purchase_id == purchase_id, pending_grants.c.claimed_at.is_(None)
+            )
+            .values(credits=credits)
+        )
+
     def list_unclaimed(self, limit: int) -> list[PendingGrant]:
         query = (
             select(pending_grants)

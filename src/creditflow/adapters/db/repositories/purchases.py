@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, func, or_, select, update
 
 from creditflow.adapters.db.repositories._sql import insert_if_absent
-from creditflow.adapters.db.tables import purchases
-from creditflow.domain.purchases import Purchase, PurchaseStatus
+from creditflow.adapters.db.tables import purchases, refunds
+from creditflow.domain.adjustments import DisputeStatus
+from creditflow.domain.purchases import PaymentState, Purchase, PurchaseStatus
 
 
 class PurchaseRepository:
@@ -18,24 +19,55 @@ class PurchaseRepository:
         self._connection = connection
 
     def add_if_absent(self, values: Mapping[str, Any]) -> int | None:
-        """Insert a new purchase keyed by its checkout session; None when it already exists."""
-        new_id = insert_if_absent(self._connection, purchases, values, ["checkout_session_id"])
+        """Insert a purchase unless one has its checkout session or PaymentIntent already.
+
+        No conflict target: either unique key counts. On PostgreSQL a concurrent insert of the
+        same payment (the session's event and its PaymentIntent's) waits, then does nothing.
+        """
+        new_id = insert_if_absent(self._connection, purchases, values, None)
         return None if new_id is None else int(new_id)
 
     def get(self, purchase_id: int) -> Purchase:
         row = self._connection.execute(select(purchases).where(purchases.c.id == purchase_id)).one()
         return _purchase(row)
 
-    def lock_by_checkout_session(self, session_id: str) -> Purchase | None:
+    def lock(self, checkout_session_id: str | None, payment_intent_id: str | None) -> Purchase:
+        """The purchase with either id, locked; the oldest if two rows name the payment."""
+        match = [
+            column == value
+            for column, value in (
+                (purchases.c.checkout_session_id, checkout_session_id),
+                (purchases.c.payment_intent_id, payment_intent_id),
+            )
+            if value is not None
+        ]
         row = self._connection.execute(
-            select(purchases).where(purchases.c.checkout_session_id == session_id).with_for_update()
-        ).one_or_none()
-        return None if row is None else _purchase(row)
+            select(purchases).where(or_(*match)).order_by(purchases.c.id).with_for_update()
+        ).first()
+        if row is None:  # pragma: no cover - callers insert first
+            raise LookupError(f"no purchase for {checkout_session_id} / {payment_intent_id}")
+        return _purchase(row)
 
     def update(self, purchase_id: int, now: datetime, **values: Any) -> None:
         self._connection.execute(
             update(purchases).where(purchases.c.id == purchase_id).values(updated_at=now, **values)
         )
+
+    def record_refund(
+        self, refund_id: str, purchase_id: int, amount: int, status: str, now: datetime
+    ) -> None:
+        values = {"purchase_id": purchase_id, "amount": amount, "status": status, "updated_at": now}
+        if insert_if_absent(self._connection, refunds, {"id": refund_id, **values}, ["id"]):
+            return
+        self._connection.execute(update(refunds).where(refunds.c.id == refund_id).values(values))
+
+    def refunded_by_refunds(self, purchase_id: int, counted_statuses: tuple[str, ...]) -> int:
+        total = self._connection.execute(
+            select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
+                refunds.c.purchase_id == purchase_id, refunds.c.status.in_(counted_statuses)
+            )
+        ).scalar_one()
+        return int(total)
 
     def list(
         self, *, user_id: str | None, status: PurchaseStatus | None, limit: int
@@ -50,10 +82,12 @@ class PurchaseRepository:
 
 def _purchase(row: Row[tuple[object, ...]]) -> Purchase:
     m = row._mapping
+    dispute = m["dispute_status"]
     return Purchase(
         id=m["id"],
         checkout_session_id=m["checkout_session_id"],
         payment_intent_id=m["payment_intent_id"],
+        payment_state=PaymentState(m["payment_state"]),
         status=PurchaseStatus(m["status"]),
         user_id=m["user_id"],
         email=m["email_key"],
@@ -61,6 +95,11 @@ def _purchase(row: Row[tuple[object, ...]]) -> Purchase:
         currency=m["currency"],
         credits=m["credits"],
         payment_link=m["payment_link"],
+        amount_refunded=m["amount_refunded"],
+        dispute_status=None if dispute is None else DisputeStatus(dispute),
+        credits_refunded=m["credits_refunded"],
+        credits_held=m["credits_held"],
+        credits_written_off=m["credits_written_off"],
         livemode=m["livemode"],
         created_at=m["created_at"],
         updated_at=m["updated_at"],

@@ -1,19 +1,23 @@
-"""Wallets and their ledger. `post` is the only code that changes a balance."""
+"""Wallets, their ledger and lots. `post` is the only code that changes a balance."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, func, select, update
 
+from creditflow.adapters.db.repositories.lots import LotRepository
 from creditflow.adapters.db.tables import ledger_entries, wallets
 from creditflow.domain.ledger import LedgerEntry, Posting
+from creditflow.domain.lots import LotSource, credits_for_lots, plan_take
 from creditflow.domain.users import Wallet
+from creditflow.errors import InsufficientCredits
 
 
 class WalletRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self._lots = LotRepository(connection)
 
     def get(self, user_id: str) -> Wallet | None:
         row = self._connection.execute(
@@ -24,20 +28,34 @@ class WalletRepository:
         m = row._mapping
         return Wallet(user_id=m["user_id"], balance=m["balance"], updated_at=m["updated_at"])
 
+    def lock(self, user_id: str) -> int:
+        """Lock the wallet row for this transaction; its balance."""
+        return int(
+            self._connection.execute(
+                select(wallets.c.balance).where(wallets.c.user_id == user_id).with_for_update()
+            ).scalar_one()
+        )
+
+    def entry_by_key(self, key: str) -> LedgerEntry | None:
+        row = self._connection.execute(
+            select(ledger_entries).where(ledger_entries.c.idempotency_key == key)
+        ).one_or_none()
+        return None if row is None else _entry(row)
+
     def post(self, posting: Posting, now: datetime) -> LedgerEntry | None:
-        """Apply one posting: entry appended and balance moved together; None if its key exists.
+        """Apply one posting: entry appended, lots and balance moved together; None if its key
+        was already posted.
 
         The wallet row is locked first, so concurrent postings to one wallet queue up and each
         one's key check sees every committed entry; the unique index is the last line of defence.
         """
-        balance = self._connection.execute(
-            select(wallets.c.balance).where(wallets.c.user_id == posting.user_id).with_for_update()
-        ).scalar_one()
-        exists = self._connection.execute(
-            select(ledger_entries.c.id).where(ledger_entries.c.idempotency_key == posting.key)
-        ).first()
-        if exists is not None:
+        balance = self.lock(posting.user_id)
+        if self.entry_by_key(posting.key) is not None:
             return None
+        if posting.delta > 0:
+            self._fill_lots(posting, balance, now)
+        else:
+            self._empty_lots(posting, balance)
         balance_after = balance + posting.delta
         self._connection.execute(
             update(wallets)
@@ -52,6 +70,8 @@ class WalletRepository:
                 balance_after=balance_after,
                 kind=posting.kind.value,
                 reference=posting.reference,
+                reason=posting.reason,
+                purchase_id=posting.purchase_id,
                 idempotency_key=posting.key,
                 created_at=now,
             )
@@ -64,7 +84,44 @@ class WalletRepository:
             balance_after=balance_after,
             kind=posting.kind.value,
             reference=posting.reference,
+            reason=posting.reason,
             created_at=now,
+        )
+
+    def _fill_lots(self, posting: Posting, balance: int, now: datetime) -> None:
+        credits = credits_for_lots(posting.delta, balance)
+        if credits == 0:
+            return
+        source = LotSource.GRANT if posting.purchase_id is None else LotSource.PURCHASE
+        self._lots.add(
+            user_id=posting.user_id,
+            source=source,
+            credits=credits,
+            reference=posting.reference,
+            purchase_id=posting.purchase_id,
+            expires_at=posting.expires_at,
+            now=now,
+        )
+
+    def _empty_lots(self, posting: Posting, balance: int) -> None:
+        wanted = -posting.delta
+        if wanted > balance and not posting.allow_debt:
+            raise InsufficientCredits(
+                f"{posting.user_id} has {balance} credits, {wanted} needed", balance=balance
+            )
+        prefer = posting.from_lot
+        if prefer is None and posting.purchase_id is not None:
+            prefer = self._lots.purchase_lot(posting.user_id, posting.purchase_id)
+        for lot_id, credits in plan_take(self._lots.open_lots(posting.user_id), wanted, prefer):
+            self._lots.take(lot_id, credits)
+
+    def count_for_purchase(self, purchase_id: int) -> int:
+        return int(
+            self._connection.execute(
+                select(func.count())
+                .select_from(ledger_entries)
+                .where(ledger_entries.c.purchase_id == purchase_id)
+            ).scalar_one()
         )
 
     def entries(self, user_id: str, *, limit: int, before_id: int | None) -> list[LedgerEntry]:
@@ -89,5 +146,6 @@ def _entry(row: Row[tuple[object, ...]]) -> LedgerEntry:
         balance_after=m["balance_after"],
         kind=m["kind"],
         reference=m["reference"],
+        reason=m["reason"],
         created_at=m["created_at"],
     )

@@ -1,0 +1,102 @@
+"""Credit lots: where a wallet's credits came from, how many are left, when they expire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, Row, select, update
+
+from creditflow.adapters.db.tables import credit_lots
+from creditflow.domain.lots import Lot, LotSource
+
+
+class LotRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def open_lots(self, user_id: str) -> list[Lot]:
+        query = select(credit_lots).where(
+            credit_lots.c.user_id == user_id, credit_lots.c.remaining > 0
+        )
+        return [_lot(row) for row in self._connection.execute(query)]
+
+    def add(
+        self,
+        *,
+        user_id: str,
+        source: LotSource,
+        credits: int,
+        reference: str,
+        purchase_id: int | None,
+        expires_at: datetime | None,
+        now: datetime,
+    ) -> None:
+        existing = None
+        if purchase_id is not None:
+            existing = self._connection.execute(
+                select(credit_lots.c.id).where(
+                    credit_lots.c.user_id == user_id, credit_lots.c.purchase_id == purchase_id
+                )
+            ).scalar_one_or_none()
+        if existing is not None:  # credits given back to a purchase return to its lot
+            self._connection.execute(
+                update(credit_lots)
+                .where(credit_lots.c.id == existing)
+                .values(
+                    credits=credit_lots.c.credits + credits,
+                    remaining=credit_lots.c.remaining + credits,
+                )
+            )
+            return
+        self._connection.execute(
+            credit_lots.insert().values(
+                user_id=user_id,
+                source=source.value,
+                purchase_id=purchase_id,
+                reference=reference,
+                credits=credits,
+                remaining=credits,
+                expires_at=expires_at,
+                created_at=now,
+            )
+        )
+
+    def purchase_lot(self, user_id: str, purchase_id: int) -> int | None:
+        return self._connection.execute(
+            select(credit_lots.c.id).where(
+                credit_lots.c.user_id == user_id, credit_lots.c.purchase_id == purchase_id
+            )
+        ).scalar_one_or_none()
+
+    def take(self, lot_id: int, credits: int) -> None:
+        self._connection.execute(
+            update(credit_lots)
+            .where(credit_lots.c.id == lot_id)
+            .values(remaining=credit_lots.c.remaining - credits)
+        )
+
+    def expired(self, now: datetime, limit: int) -> list[tuple[str, Lot]]:
+        """(user id, lot) of lots past their expiry that still hold credits, oldest first."""
+        query = (
+            select(credit_lots)
+            .where(credit_lots.c.remaining > 0, credit_lots.c.expires_at <= now)
+            .order_by(credit_lots.c.expires_at, credit_lots.c.id)
+            .limit(limit)
+        )
+        return [(row._mapping["user_id"], _lot(row)) for row in self._connection.execute(query)]
+
+    def get(self, lot_id: int) -> Lot:
+        return _lot(
+            self._connection.execute(select(credit_lots).where(credit_lots.c.id == lot_id)).one()
+        )
+
+
+def _lot(row: Row[tuple[object, ...]]) -> Lot:
+    m = row._mapping
+    return Lot(
+        id=m["id"],
+        source=LotSource(m["source"]),
+        remaining=m["remaining"],
+        expires_at=m["expires_at"],
+        purchase_id=m["purchase_id"],
+    )

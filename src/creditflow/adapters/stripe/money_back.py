@@ -1,0 +1,56 @@
+"""Refunds and disputes, found through the PaymentIntent of the purchase they concern."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from creditflow.adapters.stripe.fields import id_of, int_or_none
+from creditflow.domain.adjustments import DisputeStatus
+from creditflow.domain.payments import ChargeRefunded, DisputeChanged, MoneyBack, RefundChanged
+from creditflow.errors import NeedsAttention
+
+REFUND_EVENTS = ("charge.refunded", "refund.created", "refund.updated")
+DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed")
+MONEY_BACK_EVENTS = REFUND_EVENTS + DISPUTE_EVENTS
+# An inquiry closed without a chargeback (`warning_closed`) took no money: like a won dispute.
+DISPUTE_OUTCOMES = {
+    "won": DisputeStatus.WON,
+    "warning_closed": DisputeStatus.WON,
+    "lost": DisputeStatus.LOST,
+}
+UNCOUNTED_REFUND_STATUSES = ("failed", "canceled")
+
+
+def interpret_money_back(event_type: str, obj: Mapping[str, Any]) -> MoneyBack:
+    intent_id = id_of(obj.get("payment_intent"))
+    if intent_id is None:
+        raise NeedsAttention(
+            f"{event_type} for {obj.get('id')} names no payment_intent, so no purchase can be "
+            "found for it"
+        )
+    livemode = bool(obj.get("livemode", False))
+    amount = int_or_none(obj.get("amount")) or 0
+    if event_type == "charge.refunded":
+        return ChargeRefunded(
+            payment_intent_id=intent_id,
+            amount=amount,
+            amount_refunded=int_or_none(obj.get("amount_refunded")) or 0,
+            currency=obj.get("currency"),
+            livemode=livemode,
+        )
+    if event_type in REFUND_EVENTS:
+        return RefundChanged(
+            refund_id=str(obj.get("id")),
+            payment_intent_id=intent_id,
+            amount=amount,
+            counts=obj.get("status") not in UNCOUNTED_REFUND_STATUSES,
+            livemode=livemode,
+        )
+    return DisputeChanged(
+        payment_intent_id=intent_id,
+        dispute_id=str(obj.get("id")),
+        status=DISPUTE_OUTCOMES.get(str(obj.get("status")), DisputeStatus.OPEN),
+        amount=amount,
+        livemode=livemode,
+    )

@@ -1,0 +1,167 @@
+"""Refunds and disputes: record the facts on the purchase, then settle its credits to match.
+
+`settle` is called after every change to a purchase's facts and after its grant, inside the
+caller's transaction with the purchase row locked. It posts only the difference between what the
+facts say should be taken back and what already was, so repeated, late or out-of-order events
+converge on the same ledger. A refund or dispute that arrives before the payment's own event is
+kept on a placeholder purchase (`unmatched`) and applied when the payment is credited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from creditflow.adapters.db.unit_of_work import UnitOfWork
+from creditflow.domain.adjustments import (
+    RefundPolicy,
+    Targets,
+    apply_policy,
+    movements,
+    targets,
+)
+from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.domain.ledger import EntryKind, Posting
+from creditflow.domain.payments import ChargeRefunded, DisputeChanged, MoneyBack, RefundChanged
+from creditflow.domain.purchases import PaymentState, Purchase, display_status
+
+# Refund statuses that mean the money is going back (failed and canceled ones do not).
+COUNTED_REFUND_STATUSES = ("pending", "requires_action", "succeeded")
+
+
+def apply_money_back(
+    uow: UnitOfWork, event: MoneyBack, now: datetime, policy: RefundPolicy
+) -> DeliveryStatus:
+    purchase, _created = lock_purchase(
+        uow,
+        checkout_session_id=None,
+        payment_intent_id=event.payment_intent_id,
+        initial={
+            "payment_state": PaymentState.UNMATCHED.value,
+            "amount": event.amount if isinstance(event, ChargeRefunded) else None,
+            "livemode": event.livemode,
+        },
+        now=now,
+    )
+    changes = _fact_changes(uow, purchase, event, now)
+    if not changes:
+        return DeliveryStatus.DUPLICATE
+    uow.purchases.update(purchase.id, now, **changes)
+    settle(uow, purchase.id, now, policy)
+    return DeliveryStatus.PROCESSED
+
+
+def _fact_changes(
+    uow: UnitOfWork, purchase: Purchase, event: MoneyBack, now: datetime
+) -> dict[str, object]:
+    if isinstance(event, DisputeChanged):
+        if purchase.dispute_status is event.status:
+            return {}
+        return {"dispute_status": event.status.value}
+    if isinstance(event, RefundChanged):
+        status = "succeeded" if event.counts else "canceled"
+        uow.purchases.record_refund(event.refund_id, purchase.id, event.amount, status, now)
+        refunded = uow.purchases.refunded_by_refunds(purchase.id, COUNTED_REFUND_STATUSES)
+    else:
+        refunded = event.amount_refunded
+    changes: dict[str, object] = {}
+    # Sources report running totals or single refunds; the largest figure seen is the truth so
+    # far, and credits taken back are never given back because a report came late.
+    if refunded > purchase.amount_refunded:
+        changes["amount_refunded"] = refunded
+    if isinstance(event, ChargeRefunded) and purchase.amount is None:
+        changes["amount"] = event.amount
+    return changes
+
+
+def lock_purchase(
+    uow: UnitOfWork,
+    *,
+    checkout_session_id: str | None,
+    payment_intent_id: str | None,
+    initial: dict[str, object],
+    now: datetime,
+) -> tuple[Purchase, bool]:
+    """The payment's purchase row, locked, and whether this event created it from `initial`."""
+    state = PaymentState(str(initial["payment_state"]))
+    new_id = uow.purchases.add_if_absent(
+        {
+            "checkout_session_id": checkout_session_id,
+            "payment_intent_id": payment_intent_id,
+            "status": display_status(state, None, 0, None).value,
+            "amount_refunded": 0,
+            "credits_refunded": 0,
+            "credits_held": 0,
+            "credits_written_off": 0,
+            "created_at": now,
+            "updated_at": now,
+            **initial,
+        }
+    )
+    return uow.purchases.lock(checkout_session_id, payment_intent_id), new_id is not None
+
+
+def settle(uow: UnitOfWork, purchase_id: int, now: datetime, policy: RefundPolicy) -> None:
+    purchase = uow.purchases.get(purchase_id)
+    changes: dict[str, object] = {}
+    if purchase.credits is not None and purchase.payment_state is PaymentState.PAID:
+        old = Targets(purchase.credits_refunded, purchase.credits_held)
+        new = targets(
+            purchase.credits, purchase.amount, purchase.amount_refunded, purchase.dispute_status
+        )
+        if new != old:
+            changes = _move_credits(uow, purchase, old, new, now, policy)
+    status = display_status(
+        purchase.payment_state, purchase.amount, purchase.amount_refunded, purchase.dispute_status
+    )
+    uow.purchases.update(purchase_id, now, status=status.value, **changes)
+
+
+def _move_credits(
+    uow: UnitOfWork,
+    purchase: Purchase,
+    old: Targets,
+    new: Targets,
+    now: datetime,
+    policy: RefundPolicy,
+) -> dict[str, object]:
+    assert purchase.credits is not None
+    recorded: dict[str, object] = {"credits_refunded": new.refunded, "credits_held": new.held}
+    if purchase.credited_at is None or purchase.user_id is None:
+        # Still a pending grant: the buyer will claim only what is left.
+        uow.pending.set_credits(purchase.id, purchase.credits - new.refunded - new.held)
+        return recorded
+    written_off = purchase.credits_written_off
+    for kind, delta in movements(old, new):
+        balance = uow.wallets.lock(purchase.user_id)
+        take = apply_policy(delta, balance, written_off, policy)
+        if take.post != 0:
+            sequence = uow.wallets.count_for_purchase(purchase.id)
+            uow.wallets.post(
+                Posting(
+                    user_id=purchase.user_id,
+                    delta=take.post,
+                    kind=EntryKind(kind),
+                    reference=purchase.reference,
+                    key=f"purchase:{purchase.id}:adjustment:{sequence}",
+                    reason=_reason(kind, purchase, new, wanted=-delta, taken=-take.post),
+                    purchase_id=purchase.id,
+                    allow_debt=True,
+                ),
+                now,
+            )
+        written_off = take.written_off
+    return {**recorded, "credits_written_off": written_off}
+
+
+def _reason(kind: str, purchase: Purchase, new: Targets, *, wanted: int, taken: int) -> str:
+    clamped = (
+        f" (only {taken} of {wanted} taken: balance clamped at zero)" if 0 <= taken < wanted else ""
+    )
+    if kind == "refund":
+        return (
+            f"refund of {purchase.amount_refunded} of {purchase.amount} {purchase.currency or ''}"
+            f": {new.refunded} of {purchase.credits} credits taken back{clamped}"
+        ).replace("  ", " ")
+    if kind == "dispute_hold":
+        return f"dispute opened: {wanted} credits held{clamped}"
+    return f"dispute closed in the seller's favour: {-taken} held credits returned"

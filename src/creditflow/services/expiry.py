@@ -1,0 +1,56 @@
+"""Expired credits leave the balance through a ledger entry, never by silent arithmetic.
+
+Each expiring lot is one small transaction (lock the wallet, take exactly what the lot still
+holds); its key makes running it from several servers at once harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
+from creditflow.domain.ledger import EntryKind, Posting
+from creditflow.services.clock import Clock
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+class ExpiryService:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+
+    def expire_due(self) -> int:
+        """Expire every lot past its date; the number of credits that left balances."""
+        expired_credits = 0
+        while True:
+            with self._uow() as uow:
+                due = uow.lots.expired(self._clock(), BATCH)
+            if not due:
+                return expired_credits
+            for user_id, lot in due:
+                expired_credits += self._expire(user_id, lot.id)
+
+    def _expire(self, user_id: str, lot_id: int) -> int:
+        with self._uow() as uow:
+            uow.wallets.lock(user_id)
+            lot = uow.lots.get(lot_id)  # re-read under the wallet lock: a spend may have won
+            if lot.remaining == 0:
+                return 0
+            uow.wallets.post(
+                Posting(
+                    user_id=user_id,
+                    delta=-lot.remaining,
+                    kind=EntryKind.EXPIRY,
+                    reference=f"lot:{lot.id}",
+                    key=f"lot:{lot.id}:expiry",
+                    reason=f"{lot.remaining} credits expired (lot {lot.id}, "
+                    f"expired {lot.expires_at:%Y-%m-%d %H:%M} UTC)",
+                    from_lot=lot.id,
+                ),
+                self._clock(),
+            )
+            uow.commit()
+        log.info("expired %d credits of %s (lot %d)", lot.remaining, user_id, lot.id)
+        return lot.remaining

@@ -1,0 +1,100 @@
+"""What the app does to a wallet: spend credits, grant promotional or manual credits.
+
+Both are idempotent by the caller's key: the key is part of the ledger entry's unique key, so a
+retried request finds the original entry and returns it instead of moving credits again. The same
+key with a different request is a client bug and is refused (409), never silently merged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from creditflow.domain.ledger import EntryKind, LedgerEntry, Posting
+from creditflow.errors import Conflict, InvalidRequest, NotFound
+from creditflow.services.clock import Clock
+
+MAX_KEY_LENGTH = 200
+MAX_REASON_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class WalletChange:
+    entry: LedgerEntry
+    balance: int
+    replayed: bool
+
+
+class WalletOperations:
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+
+    def spend(self, user_id: str, credits: int, idempotency_key: str, reason: str) -> WalletChange:
+        """Take credits, never below zero (402 with the balance otherwise)."""
+        _validate(credits, idempotency_key, reason)
+        posting = Posting(
+            user_id=user_id,
+            delta=-credits,
+            kind=EntryKind.SPEND,
+            reference=idempotency_key,
+            key=f"spend:{user_id}:{idempotency_key}",
+            reason=reason,
+        )
+        return self._apply(posting)
+
+    def grant(
+        self,
+        user_id: str,
+        credits: int,
+        idempotency_key: str,
+        reason: str,
+        expires_at: datetime | None,
+    ) -> WalletChange:
+        """Promotional or manual credits, in a lot of their own (spent before paid credits)."""
+        _validate(credits, idempotency_key, reason)
+        if expires_at is not None and expires_at.tzinfo is None:
+            raise InvalidRequest("expires_at needs a timezone (e.g. 2027-01-31T00:00:00Z)")
+        if expires_at is not None and expires_at <= self._clock():
+            raise InvalidRequest("expires_at is in the past")
+        posting = Posting(
+            user_id=user_id,
+            delta=credits,
+            kind=EntryKind.GRANT,
+            reference=idempotency_key,
+            key=f"grant:{user_id}:{idempotency_key}",
+            reason=reason,
+            expires_at=expires_at,
+        )
+        return self._apply(posting)
+
+    def _apply(self, posting: Posting) -> WalletChange:
+        with self._uow() as uow:
+            if uow.wallets.get(posting.user_id) is None:
+                raise NotFound(f"no user {posting.user_id}")
+            entry = uow.wallets.post(posting, self._clock())
+            if entry is None:
+                return _replay(uow, posting)
+            uow.commit()
+        return WalletChange(entry=entry, balance=entry.balance_after, replayed=False)
+
+
+def _replay(uow: UnitOfWork, posting: Posting) -> WalletChange:
+    original = uow.wallets.entry_by_key(posting.key)
+    assert original is not None
+    if original.delta != posting.delta or original.reason != posting.reason:
+        raise Conflict(
+            f"idempotency key {posting.reference!r} was used for a different request "
+            f"({abs(original.delta)} credits, reason {original.reason!r})"
+        )
+    return WalletChange(entry=original, balance=original.balance_after, replayed=True)
+
+
+def _validate(credits: int, idempotency_key: str, reason: str) -> None:
+    if type(credits) is not int or credits <= 0:
+        raise InvalidRequest("credits must be a positive whole number")
+    if not idempotency_key.strip() or len(idempotency_key) > MAX_KEY_LENGTH:
+        raise InvalidRequest(f"idempotency_key must be 1 to {MAX_KEY_LENGTH} characters")
+    if not reason.strip() or len(reason) > MAX_REASON_LENGTH:
+        raise InvalidRequest(f"reason must be 1 to {MAX_REASON_LENGTH} characters")
