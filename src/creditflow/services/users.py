@@ -9,6 +9,7 @@ from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from creditflow.domain.buyers import normalize_email
 from creditflow.domain.ledger import EntryKind, Posting, purchase_grant_key
 from creditflow.domain.pending import PendingGrant
+from creditflow.domain.purchases import Purchase
 from creditflow.domain.users import User
 from creditflow.errors import Conflict, InvalidRequest
 from creditflow.services.clock import Clock
@@ -42,8 +43,10 @@ class UserService:
                 raise Conflict(f"e-mail {email} already belongs to another user")
             created = uow.users.save(user_id, email.strip() if email else None, email_key, now)
             claimed = []
-            for grant in uow.pending.lock_claimable(user_id, email_key):
-                if self._claim(uow, grant, user_id, now):
+            for candidate in uow.pending.claimable(user_id, email_key):
+                purchase = uow.purchases.lock_by_id(candidate.purchase_id)
+                grant = uow.pending.lock_unclaimed(candidate.id)
+                if grant is not None and self._claim(uow, grant, purchase, user_id, now):
                     claimed.append(grant)
             user = uow.users.get(user_id)
             wallet = uow.wallets.get(user_id)
@@ -53,13 +56,14 @@ class UserService:
         return Registration(user=user, created=created, balance=wallet.balance, claimed=claimed)
 
     @staticmethod
-    def _claim(uow: UnitOfWork, grant: PendingGrant, user_id: str, now: datetime) -> bool:
+    def _claim(
+        uow: UnitOfWork, grant: PendingGrant, purchase: Purchase, user_id: str, now: datetime
+    ) -> bool:
         """Move a pending grant into the wallet; refunds before the claim already reduced it."""
         uow.pending.mark_claimed(grant.id, user_id, now)
         uow.purchases.update(grant.purchase_id, now, user_id=user_id, credited_at=now)
         if grant.credits == 0:
             return True
-        purchase = uow.purchases.get(grant.purchase_id)
         posted = uow.wallets.post(
             Posting(
                 user_id=user_id,

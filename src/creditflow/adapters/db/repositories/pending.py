@@ -37,8 +37,12 @@ class PendingGrantRepository:
             ).scalar_one()
         )
 
-    def lock_claimable(self, user_id: str, email_key: str | None) -> list[PendingGrant]:
-        """Unclaimed grants parked under this user id, or under this e-mail with no user id."""
+    def claimable(self, user_id: str, email_key: str | None) -> list[PendingGrant]:
+        """Unclaimed grants parked under this user id, or under this e-mail with no user id.
+
+        Not locked here: the caller locks each grant's purchase first, then the grant, the same
+        order a refund of that purchase takes, so the two can never deadlock.
+        """
         match = pending_grants.c.user_id == user_id
         if email_key is not None:
             match = or_(
@@ -49,9 +53,16 @@ class PendingGrantRepository:
             select(pending_grants)
             .where(pending_grants.c.claimed_at.is_(None), match)
             .order_by(pending_grants.c.id)
-            .with_for_update()
         )
         return [_grant(row) for row in self._connection.execute(query)]
+
+    def lock_unclaimed(self, grant_id: int) -> PendingGrant | None:
+        row = self._connection.execute(
+            select(pending_grants)
+            .where(pending_grants.c.id == grant_id, pending_grants.c.claimed_at.is_(None))
+            .with_for_update()
+        ).one_or_none()
+        return None if row is None else _grant(row)
 
     def mark_claimed(self, grant_id: int, user_id: str, now: datetime) -> None:
         self._connection.execute(

@@ -31,6 +31,12 @@ class PurchaseRepository:
         row = self._connection.execute(select(purchases).where(purchases.c.id == purchase_id)).one()
         return _purchase(row)
 
+    def lock_by_id(self, purchase_id: int) -> Purchase:
+        row = self._connection.execute(
+            select(purchases).where(purchases.c.id == purchase_id).with_for_update()
+        ).one()
+        return _purchase(row)
+
     def lock(self, checkout_session_id: str | None, payment_intent_id: str | None) -> Purchase:
         """The purchase with either id, locked; the oldest if two rows name the payment."""
         match = [
