@@ -21,7 +21,7 @@ from creditflow.adapters.db.engine import build_engine
 from creditflow.adapters.db.tables import metadata
 from creditflow.entrypoints.http import create_app
 from creditflow.settings import Settings
-from tests.support import assert_ledger_matches_balances, make_settings
+from tests.support import assert_audit_clean, assert_ledger_matches_balances, make_settings
 
 POSTGRES_SERVER_URL = os.environ.get(
     "CREDITFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -98,7 +98,12 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    """The real ASGI app over HTTP semantics (httpx), on the parametrised database."""
-    with TestClient(create_app(settings)) as test_client:
+    """The real ASGI app over HTTP semantics (httpx), on the parametrised database.
+
+    After every test using it, every invariant of DESIGN.md is checked over the whole database.
+    """
+    app = create_app(settings)
+    with TestClient(app) as test_client:
         yield test_client
+        assert_audit_clean(app.state.container.audit.run())
     assert_ledger_matches_balances(settings.database_url)

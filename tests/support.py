@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, func, select, text
 from creditflow.adapters.db.tables import ledger_entries, metadata, wallets
 from creditflow.adapters.stripe import samples
 from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
+from creditflow.services.audit import Finding
 from creditflow.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
@@ -82,6 +83,12 @@ def table_snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
         }
     engine.dispose()
     return snapshot
+
+
+def assert_audit_clean(findings: list[Finding]) -> None:
+    """`creditflow audit` over the whole database: every invariant holds."""
+    broken = {finding.invariant: finding.breaches for finding in findings if not finding.holds}
+    assert broken == {}, f"invariants broken: {broken}"
 
 
 def assert_ledger_matches_balances(database_url: str) -> None:
