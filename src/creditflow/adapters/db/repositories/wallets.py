@@ -62,7 +62,7 @@ class WalletRepository:
             .where(wallets.c.user_id == posting.user_id)
             .values(balance=balance_after, updated_at=now)
         )
-        entry_id = self._connection.execute(
+        row = self._connection.execute(
             ledger_entries.insert()
             .values(
                 user_id=posting.user_id,
@@ -75,18 +75,9 @@ class WalletRepository:
                 idempotency_key=posting.key,
                 created_at=now,
             )
-            .returning(ledger_entries.c.id)
-        ).scalar_one()
-        return LedgerEntry(
-            id=entry_id,
-            user_id=posting.user_id,
-            delta=posting.delta,
-            balance_after=balance_after,
-            kind=posting.kind.value,
-            reference=posting.reference,
-            reason=posting.reason,
-            created_at=now,
-        )
+            .returning(*ledger_entries.c)
+        ).one()
+        return _entry(row)
 
     def _fill_lots(self, posting: Posting, balance: int, now: datetime) -> None:
         credits = credits_for_lots(posting.delta, balance)
