@@ -1,0 +1,64 @@
+"""The `creditflow` command: the same configuration and services as the server, for operators.
+
+Every command builds its settings when it runs (environment, then `./.env`). Our errors become
+exit statuses here, and only here (`reporting`, wrapped around every command as it is
+registered): one line on stderr, status 1. Usage mistakes stay Typer's (status 2, with the
+usage); anything else is a bug and shows its traceback, without local variables, which could
+hold secrets.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec
+
+import typer
+
+from creditflow.entrypoints.cli import records, server, stripe_test, verify
+from creditflow.errors import CreditflowError
+
+EXIT_FAILURE = 1
+P = ParamSpec("P")
+
+
+def reporting(command: Callable[P, None]) -> Callable[P, None]:
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except CreditflowError as exc:
+            message = " ".join(exc.message.split())  # one line, whatever the message held
+            typer.echo(f"error: {message}", err=True)
+            raise typer.Exit(EXIT_FAILURE) from exc
+
+    return run
+
+
+app = typer.Typer(
+    name="creditflow",
+    help="Stripe payments in, credits in wallets out, exactly once.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+users = typer.Typer(help="Register and update users.", no_args_is_help=True)
+
+app.command(rich_help_panel="Server")(reporting(server.serve))
+app.command(rich_help_panel="Server")(reporting(server.migrate))
+app.command(rich_help_panel="Testing")(reporting(stripe_test.trigger))
+app.command(rich_help_panel="Testing")(reporting(verify.verify))
+app.add_typer(users, name="users", rich_help_panel="Records")
+users.command("add")(reporting(records.users_add))
+for record_command in (
+    records.wallet,
+    records.ledger,
+    records.pending,
+    records.events,
+    records.replay,
+):
+    app.command(rich_help_panel="Records")(reporting(record_command))
+
+
+def main() -> None:
+    app(prog_name="creditflow")

@@ -1,0 +1,100 @@
+"""`serve` and `migrate`: run the HTTP service on a database whose schema fits this version.
+
+The embedded SQLite database is migrated on start (zero set-up, one process owns it). PostgreSQL
+is shared by several server processes and migrated deliberately, so `serve` only checks it and
+points at `creditflow migrate`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.text import Text
+
+from creditflow import __version__
+from creditflow.entrypoints.cli import local_dev
+from creditflow.entrypoints.cli.config import load_settings
+from creditflow.entrypoints.cli.database import (
+    display_url,
+    engine_for,
+    require_migrated,
+    sqlite_file,
+    upgrade_to_head,
+)
+from creditflow.entrypoints.cli.render import note, show, warn
+from creditflow.entrypoints.http import create_app
+from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
+from creditflow.settings import Settings
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+) -> None:
+    """Run the webhook handler and the /v1 API (embedded SQLite by default, migrated on start).
+
+    On a fresh directory with nothing configured, writes a local webhook secret and API key to
+    ./.env first (and says so), so `creditflow trigger` and `verify` work from another terminal.
+    """
+    settings = load_settings()
+    if local_dev.wants_local_secrets(settings):
+        settings = _write_local_secrets()
+    _prepare_database(settings)
+    _warn_about_missing_secrets(settings)
+    base = f"http://{host}:{port}"
+    note(f"creditflow {__version__}: webhook endpoint {base}{WEBHOOK_PATH}, API docs {base}/docs")
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+def migrate() -> None:
+    """Upgrade the configured database's schema to this version (safe to run again)."""
+    settings = load_settings()
+    before, after = upgrade_to_head(settings.database_url)
+    where = display_url(settings.database_url)
+    if before == after:
+        show(Text(f"{where}: already at revision {after}"))
+    else:
+        show(Text(f"{where}: migrated from revision {before or '(empty)'} to {after}"))
+
+
+def _write_local_secrets() -> Settings:
+    path, lines = local_dev.write_local_secrets()
+    note(
+        "Nothing is configured and this is the embedded database, so for local development "
+        f"creditflow wrote {path} (readable by you only):"
+    )
+    for line in lines:
+        note(f"    {line}")
+    note(
+        "`creditflow trigger` and `creditflow verify` run from this directory read the same file. "
+        "Delete it, or set these variables yourself, to choose other values."
+    )
+    return load_settings()
+
+
+def _prepare_database(settings: Settings) -> None:
+    url = settings.database_url
+    path = sqlite_file(url)
+    if path is not None:
+        _before, revision = upgrade_to_head(url)
+        note(f"SQLite database {path.resolve()} at schema revision {revision}")
+        return
+    with engine_for(url) as engine:
+        require_migrated(engine, url)
+    note(f"database {display_url(url)} is migrated")
+
+
+def _warn_about_missing_secrets(settings: Settings) -> None:
+    if not settings.webhook_secrets:
+        warn(
+            "STRIPE_WEBHOOK_SECRET is not set: every webhook will be refused with 503. Set it "
+            "(environment or ./.env) to your endpoint's signing secret (`stripe listen` prints "
+            "one); `creditflow trigger` and `verify` must see the same value to sign test events."
+        )
+    if settings.api_key is None:
+        warn(
+            "CREDITFLOW_API_KEY is not set: the /v1 API answers 503 and `creditflow verify` "
+            "cannot run. Set it (environment or ./.env) to a long random token."
+        )

@@ -1,0 +1,107 @@
+"""`creditflow serve` outside the zero set-up path: what it warns about, what it never writes.
+
+A local `.env` with generated secrets is written only for a newcomer (embedded default database,
+nothing configured, no `.env`); everyone else gets warnings that say what to set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from creditflow.entrypoints.cli import local_dev
+from creditflow.settings import Settings
+from tests.cli.support import cli, cli_json, one_line_error, serve
+from tests.support import API_KEY, WEBHOOK_SECRET, assert_ledger_matches_balances
+
+pytestmark = pytest.mark.slow
+
+
+def test_without_a_webhook_secret_serve_warns_and_webhooks_are_refused_with_503(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own_database = f"sqlite:///{tmp_path / 'shop.db'}"  # not the default: nothing is generated
+
+    with serve(tmp_path, {"CREDITFLOW_DATABASE_URL": own_database}) as server:
+        monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        refused = cli("trigger", "checkout.session.completed", "--user", "u", "--url", server.url)
+        output = server.output()
+
+    assert "warning: STRIPE_WEBHOOK_SECRET is not set: every webhook will be refused with 503" in (
+        output
+    )
+    assert "`creditflow trigger` and `verify` must see the same value" in output
+    assert "warning: CREDITFLOW_API_KEY is not set" in output
+    assert not (tmp_path / ".env").exists()
+    assert refused.exit_code == 1
+    assert "← 503" in refused.stdout
+    assert "the server has no STRIPE_WEBHOOK_SECRET" in refused.stderr
+
+
+@pytest.mark.postgres_only
+def test_on_postgres_migrate_then_serve_then_verify_passes(
+    blank_postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {
+        "CREDITFLOW_DATABASE_URL": blank_postgres_url,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "CREDITFLOW_API_KEY": API_KEY,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    migrated = cli("migrate")
+    with serve(tmp_path, env) as server:
+        report = cli_json("verify", "--url", server.url)
+
+    assert migrated.exit_code == 0, migrated.stderr
+    assert report["passed"] is True, report
+    assert "is migrated" in server.output()
+    assert not (tmp_path / ".env").exists()
+    assert_ledger_matches_balances(blank_postgres_url)
+
+
+def test_verify_without_an_api_key_here_says_which_variable_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+
+    report = cli_json("verify", "--url", "http://127.0.0.1:9", exit_code=1)
+
+    assert report["checks"][0]["result"] == "failed"  # nothing listens on port 9
+    assert [check["result"] for check in report["checks"][1:]] == ["skipped"] * 4
+
+
+def test_trigger_without_a_secret_here_says_where_to_find_it() -> None:
+    error = one_line_error(cli("trigger", "checkout.session.completed", "--user", "u"))
+
+    assert "STRIPE_WEBHOOK_SECRET is not set here" in error
+    assert "where `creditflow serve` wrote ./.env" in error
+
+
+class TestLocalSecretsAreWrittenOnlyForANewcomer:
+    """The decision itself, on the settings `serve` would run with (no server needed)."""
+
+    def test_a_fresh_directory_with_nothing_configured_gets_them(self) -> None:
+        assert local_dev.wants_local_secrets(Settings())
+
+    def test_an_existing_env_file_is_never_touched(self, tmp_path: Path) -> None:
+        (tmp_path / ".env").write_text("CREDITFLOW_CATALOG=\n")
+
+        assert not local_dev.wants_local_secrets(Settings())
+
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [
+            ("STRIPE_WEBHOOK_SECRET", ""),  # even empty: it would override the file's value
+            ("CREDITFLOW_API_KEY", "key"),
+            ("CREDITFLOW_DATABASE_URL", "sqlite:///./other.db"),
+        ],
+    )
+    def test_any_configuration_of_its_own_means_no_secrets_are_generated(
+        self, name: str, value: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(name, value)
+
+        assert not local_dev.wants_local_secrets(Settings())
