@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +23,8 @@ from creditflow.adapters.db.engine import build_engine
 from creditflow.adapters.db.tables import metadata
 from creditflow.entrypoints.http import create_app
 from creditflow.settings import Settings
+from tests.fakes.stripe_api import FakeStripeApi
+from tests.servers import serve_in_thread, wait_until_healthy
 from tests.support import assert_audit_clean, assert_ledger_matches_balances, make_settings
 
 POSTGRES_SERVER_URL = os.environ.get(
@@ -107,3 +111,52 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
         assert_audit_clean(app.state.container.audit.run())
     assert_ledger_matches_balances(settings.database_url)
+
+
+ClientFactory = Callable[..., TestClient]
+
+
+@pytest.fixture
+def client_for(database_url: str) -> Iterator[ClientFactory]:
+    """`client_for(**settings)`: like `client`, for a configuration the test chooses.
+
+    `raise_server_exceptions=False` answers an unhandled error with a 500, as a real server does,
+    instead of raising it into the test. Every invariant is checked at teardown, as for `client`.
+    """
+    with ExitStack() as stack:
+        apps = []
+
+        def make(*, raise_server_exceptions: bool = True, **overrides: Any) -> TestClient:
+            app = create_app(make_settings(database_url, **overrides))
+            apps.append(app)
+            return stack.enter_context(
+                TestClient(app, raise_server_exceptions=raise_server_exceptions)
+            )
+
+        yield make
+        for app in apps:
+            assert_audit_clean(app.state.container.audit.run())
+    assert_ledger_matches_balances(database_url)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """The real app under uvicorn on a real port (in a thread), on the parametrised database.
+
+    For what the in-process TestClient cannot show: truly concurrent requests, chunked bodies.
+    """
+    app = create_app(settings)
+    with serve_in_thread(app) as url:
+        wait_until_healthy(url)
+        yield url
+        assert_audit_clean(app.state.container.audit.run())
+    assert_ledger_matches_balances(settings.database_url)
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[FakeStripeApi]:
+    """A fake Stripe API on a real port; point `stripe_api_base` at `fake_stripe.base_url`."""
+    fake = FakeStripeApi(api_key="sk_test_fake_0123456789")
+    with serve_in_thread(fake.app()) as url:
+        fake.base_url = url
+        yield fake

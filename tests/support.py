@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import hmac
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,15 @@ def paid_session_event(**session: Any) -> dict[str, Any]:
     return samples.event("checkout.session.completed", samples.checkout_session(**session))
 
 
+def derived_event(name: str, *, event_id: str | None = None, **session: Any) -> dict[str, Any]:
+    """A body from fixtures/stripe/derived with fields of its Checkout Session replaced."""
+    event = copy.deepcopy(fixture(f"derived/{name}"))
+    if event_id is not None:
+        event["id"] = event_id
+    event["data"]["object"].update(session)
+    return event
+
+
 def deliver(
     client: httpx.Client,
     event: dict[str, Any],
@@ -57,6 +70,26 @@ def deliver(
     )
 
 
+def sign_bytes(body: bytes, secret: str = WEBHOOK_SECRET, *, timestamp: int | None = None) -> str:
+    """Stripe's v1 scheme (HMAC-SHA256 of `t.body`) over raw bytes, for bodies that are not UTF-8
+    and so cannot go through the SDK's string-only signing helper."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def post_webhook(
+    client: httpx.Client, body: Any, headers: dict[str, str], path: str = WEBHOOK_PATH
+) -> httpx.Response:
+    """POST raw `body` (bytes, or an iterator of chunks: sent chunked) with exactly `headers`."""
+    return client.post(path, content=body, headers={"Content-Type": "application/json", **headers})
+
+
+def error_of(response: httpx.Response) -> tuple[int, str]:
+    """Status and the stable `error.code` of a JSON error response."""
+    return response.status_code, response.json()["error"]["code"]
+
+
 def auth(key: str = API_KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
@@ -71,6 +104,35 @@ def balance(client: httpx.Client, user_id: str) -> int:
     response = client.get(f"/v1/wallets/{user_id}", headers=auth())
     assert response.status_code == 200, response.text
     return int(response.json()["balance"])
+
+
+def api_get(client: httpx.Client, path: str, **params: Any) -> Any:
+    response = client.get(path, params=params, headers=auth())
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def purchases(client: httpx.Client, user_id: str | None = None) -> list[dict[str, Any]]:
+    params = {} if user_id is None else {"user_id": user_id}
+    return api_get(client, "/v1/purchases", **params)["purchases"]  # type: ignore[no-any-return]
+
+
+def pending_grants(client: httpx.Client) -> list[dict[str, Any]]:
+    return api_get(client, "/v1/pending-grants")["pending_grants"]  # type: ignore[no-any-return]
+
+
+def ledger(client: httpx.Client, user_id: str) -> list[dict[str, Any]]:
+    return api_get(client, f"/v1/wallets/{user_id}/ledger")["entries"]  # type: ignore[no-any-return]
+
+
+def stored_event(client: httpx.Client, event_id: str) -> dict[str, Any]:
+    return api_get(client, f"/v1/events/{event_id}")  # type: ignore[no-any-return]
+
+
+def replay(client: httpx.Client, event_id: str) -> dict[str, Any]:
+    response = client.post(f"/v1/events/{event_id}/replay", headers=auth())
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
 
 
 def table_snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:

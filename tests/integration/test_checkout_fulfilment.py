@@ -52,3 +52,54 @@ def test_async_payment_succeeded_after_a_paid_completed_grants_nothing_more(
 
     assert late.json()["status"] == "duplicate"
     assert balance(client, "user_1") == 100
+
+
+def test_a_paid_checkout_is_stored_in_the_inbox_with_its_outcome(client: TestClient) -> None:
+    register(client, "user_1")
+    event = paid_session_event(user_id="user_1", credits=100)
+
+    deliver(client, event)
+
+    stored = client.get(f"/v1/events/{event['id']}", headers=auth()).json()
+    assert (stored["type"], stored["status"], stored["error"]) == (
+        "checkout.session.completed",
+        "processed",
+        None,
+    )
+    assert stored["payload"] == event
+    assert stored["processed_at"] is not None
+
+
+def test_an_event_type_creditflow_does_not_act_on_is_stored_and_acknowledged_as_ignored(
+    client: TestClient,
+) -> None:
+    event = samples.event("customer.created", fixture("customer.json"))
+
+    response = deliver(client, event)
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "ignored"
+    listed = client.get("/v1/events", params={"status": "ignored"}, headers=auth()).json()
+    assert [stored["id"] for stored in listed["events"]] == [event["id"]]
+
+
+def test_a_subscription_mode_checkout_is_ignored_and_grants_nothing(client: TestClient) -> None:
+    register(client, "user_42")
+    event = fixture("derived/checkout_session_completed_subscription.json")
+    event["data"]["object"]["metadata"] = {"credits": "250"}
+
+    response = deliver(client, event)
+
+    assert response.json()["status"] == "ignored"
+    assert balance(client, "user_42") == 0
+
+
+def test_a_paid_checkout_for_a_user_not_registered_yet_is_acknowledged_not_lost(
+    client: TestClient,
+) -> None:
+    event = paid_session_event(user_id="user_later", credits=40)
+
+    response = deliver(client, event)
+
+    assert (response.status_code, response.json()["status"]) == (200, "processed")
+    assert register(client, "user_later")["balance"] == 40

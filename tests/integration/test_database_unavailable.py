@@ -1,0 +1,38 @@
+"""When the database cannot be reached, answer 503 so Stripe retries later; never a false 200."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+
+from creditflow.entrypoints.http import create_app
+from tests.servers import free_port
+from tests.support import deliver, error_of, make_settings, paid_session_event
+
+
+@pytest.fixture
+def unreachable_database_url(database_url: str, tmp_path: Path) -> str:
+    """A database of the same engine that cannot be opened: no directory, or no server."""
+    if make_url(database_url).get_backend_name() == "sqlite":
+        return f"sqlite:///{tmp_path / 'no-such-directory' / 'creditflow.db'}"
+    return make_url(database_url).set(port=free_port()).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def client(unreachable_database_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(make_settings(unreachable_database_url))) as client:
+        yield client
+
+
+def test_health_check_reports_an_unreachable_database_with_503(client: TestClient) -> None:
+    assert error_of(client.get("/healthz")) == (503, "database_unavailable")
+
+
+def test_a_genuine_delivery_is_answered_503_so_stripe_retries_it(client: TestClient) -> None:
+    response = deliver(client, paid_session_event(user_id="user_1"))
+
+    assert error_of(response) == (503, "database_unavailable")
