@@ -20,11 +20,20 @@ def verify_and_parse(
         raise NotConfigured("STRIPE_WEBHOOK_SECRET is not set: webhooks cannot be verified")
     if not header:
         raise SignatureInvalid("missing Stripe-Signature header")
-    _verify(body, header, secrets, tolerance)
-    return _parse(body)
+    text = _decode(body)
+    _verify(text, header, secrets, tolerance)
+    return _parse(text)
 
 
-def _verify(body: bytes, header: str, secrets: Sequence[SecretStr], tolerance: int) -> None:
+def _decode(body: bytes) -> str:
+    """Stripe signs UTF-8 JSON; other bytes cannot even be checked (the SDK would crash on them)."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedPayload(f"body is not UTF-8: {exc}") from exc
+
+
+def _verify(body: str, header: str, secrets: Sequence[SecretStr], tolerance: int) -> None:
     failure: stripe.SignatureVerificationError | None = None
     for secret in secrets:
         try:
@@ -40,11 +49,11 @@ def _verify(body: bytes, header: str, secrets: Sequence[SecretStr], tolerance: i
     raise SignatureInvalid(f"signature verification failed: {failure}") from failure
 
 
-def _parse(body: bytes) -> dict[str, Any]:
+def _parse(body: str) -> dict[str, Any]:
     try:
-        event = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise MalformedPayload(f"body is not UTF-8 JSON: {exc}") from exc
+        event = json.loads(body)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise MalformedPayload(f"body is not JSON: {exc}") from exc
     if not isinstance(event, dict) or event.get("object") != "event":
         raise MalformedPayload("body is not a Stripe event object")
     if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
