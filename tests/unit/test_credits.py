@@ -37,11 +37,6 @@ def test_parse_credits_refuses_anything_but_a_whole_positive_number(raw: str) ->
         parse_credits(raw)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG: str.isdigit() accepts digit characters int() rejects ('²'); ValueError escapes",
-)
 def test_parse_credits_refuses_digit_characters_that_are_not_decimal_digits() -> None:
     with pytest.raises(NoCreditsRule):
         parse_credits("²")

@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 
 from creditflow.errors import NeedsAttention
 
+# A trillion credits in one purchase is a typo, not a sale; it also keeps every sum far inside the
+# 64-bit integers the database stores.
+MAX_CREDITS = 10**12
+
 
 class NoCreditsRule(NeedsAttention):
     """No rule gives the number of credits; the payment is parked until an operator fixes it."""
@@ -34,9 +38,10 @@ class Catalog:
     def __post_init__(self) -> None:
         for kind, table in (("price", self.prices), ("payment link", self.payment_links)):
             for key, credits in table.items():
-                if type(credits) is not int or credits <= 0:
+                if type(credits) is not int or not 0 < credits <= MAX_CREDITS:
                     raise ValueError(
-                        f"catalog: {kind} {key!r} must give a positive whole number of credits"
+                        f"catalog: {kind} {key!r} must give a positive whole number of credits "
+                        f"(at most {MAX_CREDITS})"
                     )
 
     @property
@@ -54,11 +59,11 @@ class CreditFacts:
 
 
 def parse_credits(raw: object) -> int:
-    """Credits are whole and positive; "10.5", "-3" or "ten" are refused, never rounded."""
+    """Credits are whole and positive; "10.5", "-3", "ten" or "²" are refused, never rounded."""
     text = str(raw).strip()
-    if not text.isdigit() or int(text) <= 0:
+    if not (text.isascii() and text.isdecimal()) or int(text) <= 0:
         raise NoCreditsRule(f"metadata.credits is {raw!r}, not a positive whole number")
-    return int(text)
+    return _within_bounds(int(text), "metadata.credits")
 
 
 def needs_line_items(facts: CreditFacts, catalog: Catalog) -> bool:
@@ -76,10 +81,17 @@ def credits_for(facts: CreditFacts, catalog: Catalog) -> int:
     link = facts.payment_link
     if link is not None and link in catalog.payment_links:
         items = _require_line_items(facts, f"payment link {link}")
-        return catalog.payment_links[link] * sum(item.quantity for item in items)
+        total = catalog.payment_links[link] * sum(item.quantity for item in items)
+        return _within_bounds(total, f"payment link {link}")
     if catalog.prices and facts.line_items is not None:
-        return _credits_from_prices(facts.line_items, catalog)
+        return _within_bounds(_credits_from_prices(facts.line_items, catalog), "the catalog")
     return _explain_missing_rule(facts, catalog)
+
+
+def _within_bounds(credits: int, source: str) -> int:
+    if credits > MAX_CREDITS:
+        raise NoCreditsRule(f"{source} gives {credits} credits, over the {MAX_CREDITS} limit")
+    return credits
 
 
 def _require_line_items(facts: CreditFacts, what: str) -> Sequence[LineItem]:
