@@ -120,12 +120,6 @@ def test_metadata_credits_that_are_not_a_whole_positive_number_are_parked_not_ro
     assert balance(client, USER) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: parse_credits lets ValueError escape for '²' (isdigit() is true, int() fails); "
-    "interpretation runs before the inbox insert, so the delivery is not even stored: 500",
-)
 def test_metadata_credits_with_a_non_decimal_digit_are_parked_as_needs_attention(
     client_for: ClientFactory,
 ) -> None:
@@ -139,12 +133,6 @@ def test_metadata_credits_with_a_non_decimal_digit_are_parked_as_needs_attention
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: parse_credits has no upper bound; a number over BIGINT fails the insert and "
-    "the event is stored as `failed` (500, retried by Stripe forever), not `needs_attention`",
-)
 @pytest.mark.parametrize("credits", ["99999999999999999999", str(2**63)])
 def test_metadata_credits_too_large_to_store_are_parked_as_needs_attention(
     client_for: ClientFactory, credits: str
@@ -182,12 +170,6 @@ def test_fixing_the_catalog_then_replaying_grants_once_and_replaying_again_grant
     assert balance(stripe_client, USER) == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: replaying a settled event overwrites its recorded outcome (processed -> "
-    "duplicate), so the inbox no longer shows which event granted the credits",
-)
 def test_replaying_a_processed_event_keeps_its_recorded_outcome(
     client: TestClient,
 ) -> None:
@@ -202,12 +184,6 @@ def test_replaying_a_processed_event_keeps_its_recorded_outcome(
     assert stored_event(client, event["id"])["status"] == "processed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: the catalog is loaded (and a broken file raises NotConfigured) before the "
-    "delivery is stored and before metadata.credits is checked: 503, nothing stored",
-)
 def test_a_catalog_broken_while_running_neither_loses_deliveries_nor_blocks_metadata_pricing(
     client_for: ClientFactory, catalog: Path
 ) -> None:
@@ -325,3 +301,47 @@ def test_stripe_failing_stores_the_event_as_failed_and_a_redelivery_after_it_rec
     assert again.json()["status"] == "duplicate"
     assert balance(stripe_client, USER) == 100
     assert stored_event(stripe_client, event["id"])["delivery_count"] == 3
+
+
+def test_a_catalog_file_missing_at_start_parks_what_needs_it_until_it_appears(
+    client_for: ClientFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "not-yet-written.toml"
+    client = client_for(catalog_path=path)  # the service starts: deliveries must not bounce
+    register(client, USER)
+    needs_catalog = paid_without_credits()
+    priced_by_metadata = derived_event(
+        "checkout_session_completed_paid.json",
+        event_id="evt_priced_by_metadata",
+        id="cs_test_priced_by_metadata",
+        payment_intent="pi_priced_by_metadata",
+        metadata={"credits": "5"},
+    )
+
+    parked = deliver(client, needs_catalog).json()
+    processed = deliver(client, priced_by_metadata).json()
+
+    assert (parked["status"], processed["status"]) == ("needs_attention", "processed")
+    assert f"catalog {path} cannot be read" in parked["error"]
+    assert balance(client, USER) == 5
+    path.write_text(catalog_toml(links={"plink_unused": 1}))
+    replayed = replay(client, needs_catalog["id"])  # read now, though it prices nothing here
+    assert (replayed["status"], "cannot be read" in replayed["error"]) == ("needs_attention", False)
+    assert balance(client, USER) == 5
+
+
+def test_an_event_the_interpreter_cannot_read_is_stored_as_failed_without_echoing_internals(
+    client_for: ClientFactory,
+) -> None:
+    client = client_for(raise_server_exceptions=False)
+    register(client, USER)
+    event = derived_event("checkout_session_completed_paid.json", customer_details="garbled")
+
+    response = deliver(client, event)
+
+    assert response.status_code == 500  # Stripe retries; a fixed release then processes it
+    assert "Error" not in response.json()["error"]
+    stored = stored_event(client, event["id"])
+    assert stored["status"] == "failed"
+    assert "AttributeError" in stored["error"]  # what operators need, behind the API key
+    assert balance(client, USER) == 0

@@ -25,7 +25,15 @@ from creditflow.services.fulfilment import apply_payment
 
 log = logging.getLogger(__name__)
 
-Unprocessable = StripeUnavailable | NeedsAttention
+
+@dataclass(frozen=True)
+class InterpretationCrashed:
+    """Reading the event raised what no rule expects; `message` is for operators only."""
+
+    message: str
+
+
+Unprocessable = StripeUnavailable | NeedsAttention | InterpretationCrashed
 
 
 class EventInterpreter(Protocol):
@@ -101,8 +109,11 @@ class DeliveryService:
             raise NotFound(f"no stored delivery {event_id}")
         interpretation = self._interpret(json.loads(stored.payload))
         with self._uow() as uow:
-            uow.inbox.lock(event_id)
-            result = self._process(uow, event_id, interpretation)
+            locked = uow.inbox.lock(event_id)
+            # A replay that changes nothing keeps the settled outcome: the inbox goes on saying
+            # which event granted the credits.
+            keep = locked is not None and locked.status.is_settled
+            result = self._process(uow, event_id, interpretation, keep_if_duplicate=keep)
             uow.commit()
         return result
 
@@ -118,19 +129,29 @@ class DeliveryService:
             return self._interpreter.interpret(event)
         except (StripeUnavailable, NeedsAttention) as exc:
             return exc
+        except Exception as exc:
+            # A bug meeting an input nobody foresaw: keep the delivery, mark it failed.
+            log.exception("interpreting event %s failed", event.get("id"))
+            return InterpretationCrashed(f"{type(exc).__name__}: {exc}")
 
     def _process(
-        self, uow: UnitOfWork, event_id: str, interpretation: Interpretation | Unprocessable
+        self,
+        uow: UnitOfWork,
+        event_id: str,
+        interpretation: Interpretation | Unprocessable,
+        *,
+        keep_if_duplicate: bool = False,
     ) -> DeliveryResult:
         status, error = self._outcome(uow, interpretation)
-        uow.inbox.record_outcome(event_id, status, error, self._clock())
+        if not (keep_if_duplicate and status is DeliveryStatus.DUPLICATE):
+            uow.inbox.record_outcome(event_id, status, error, self._clock())
         log.info("delivery %s: %s%s", event_id, status.value, f" ({error})" if error else "")
         return DeliveryResult(event_id, status, error)
 
     def _outcome(
         self, uow: UnitOfWork, interpretation: Interpretation | Unprocessable
     ) -> tuple[DeliveryStatus, str | None]:
-        if isinstance(interpretation, StripeUnavailable):
+        if isinstance(interpretation, StripeUnavailable | InterpretationCrashed):
             # Retryable: Stripe's next delivery of this event processes it again.
             return DeliveryStatus.FAILED, interpretation.message
         if isinstance(interpretation, NeedsAttention):

@@ -28,13 +28,19 @@ def load_catalog(path: Path | None) -> Catalog:
 
 
 class CatalogFile:
-    """The configured catalog, read again when the file changes: fix it, then replay."""
+    """The configured catalog, read when first needed and again when the file changes.
+
+    A missing or broken file raises `NotConfigured` on use, not at start: deliveries are still
+    stored, the ones that need the catalog are parked with the reason, and once the file is fixed
+    a replay grants them.
+    """
+
+    _UNREAD = (-1, -1)
 
     def __init__(self, path: Path | None) -> None:
         self._path = path
-        self._stamp: tuple[int, int] | None = None
-        self._catalog = load_catalog(path)
-        self._stamp = self._read_stamp()
+        self._stamp: tuple[int, int] | None = self._UNREAD
+        self._catalog = Catalog()
 
     def current(self) -> Catalog:
         stamp = self._read_stamp()

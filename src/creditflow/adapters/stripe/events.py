@@ -22,7 +22,7 @@ from creditflow.domain.credits import (
 )
 from creditflow.domain.payments import IgnoredEvent, Interpretation, PaymentEvent
 from creditflow.domain.purchases import PaymentSignal
-from creditflow.errors import NeedsAttention
+from creditflow.errors import NeedsAttention, NotConfigured
 
 # checkout.session.completed says "paid" or "unpaid" itself (delayed payment methods).
 CHECKOUT_SIGNALS: dict[str, PaymentSignal | None] = {
@@ -84,14 +84,15 @@ class StripeEventInterpreter:
             payment_link=id_of(session.get("payment_link")),
             line_items=None,
         )
-        catalog = self._catalog()
-        if self._line_items is not None and needs_line_items(facts, catalog):
-            facts = CreditFacts(
-                facts.metadata_credits, facts.payment_link, self._line_items.list(session["id"])
-            )
         try:
+            # metadata.credits needs no catalog, so a broken catalog file cannot block it.
+            catalog = Catalog() if facts.metadata_credits is not None else self._catalog()
+            if self._line_items is not None and needs_line_items(facts, catalog):
+                facts = CreditFacts(
+                    facts.metadata_credits, facts.payment_link, self._line_items.list(session["id"])
+                )
             return credits_for(facts, catalog), None
-        except NoCreditsRule as exc:
+        except (NoCreditsRule, NotConfigured) as exc:
             return None, exc.message
 
 

@@ -17,6 +17,7 @@ from creditflow.settings import MAX_WEBHOOK_BODY_BYTES
 
 WEBHOOK_PATH = "/api/stripe/webhook"
 LEGACY_WEBHOOK_PATH = "/api/payment/webhook"
+FAILED_REPLY = "processing failed; the delivery is stored and Stripe's retry processes it again"
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +60,15 @@ async def receive_webhook(request: Request) -> JSONResponse:
         endpoint=request.url.path,
     )
     result = await run_in_threadpool(container.deliveries.receive, delivery)
-    # 500 only for a processing failure: Stripe retries, and the retry processes it again.
-    status_code = 500 if result.status is DeliveryStatus.FAILED else 200
+    if result.status is DeliveryStatus.FAILED:
+        # 500: Stripe retries, and the retry processes it again. What failed is on the inbox row
+        # for operators; the response, shown in Stripe's Dashboard, does not echo internals.
+        return JSONResponse(
+            {"event_id": result.event_id, "status": result.status.value, "error": FAILED_REPLY},
+            status_code=500,
+        )
     return JSONResponse(
-        {"event_id": result.event_id, "status": result.status.value, "error": result.error},
-        status_code=status_code,
+        {"event_id": result.event_id, "status": result.status.value, "error": result.error}
     )
 
 
