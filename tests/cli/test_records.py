@@ -53,11 +53,6 @@ def test_users_add_claims_the_credits_waiting_for_the_users_email_once(
     assert [(entry["delta"], entry["kind"]) for entry in entries] == [(300, "purchase")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: UserService.register returns each claimed grant as read before mark_claimed, "
-    "so `claimed` reports claimed_at=null and claimed_by=null (also in PUT /v1/users)",
-)
 def test_the_grants_users_add_claimed_say_who_claimed_them_and_when(client: TestClient) -> None:
     payment_link_purchase(client, "grace@example.com", 40)
 

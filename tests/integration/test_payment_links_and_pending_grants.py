@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from creditflow.adapters.stripe import samples
@@ -75,12 +74,6 @@ def test_an_unknown_email_parks_a_pending_grant_claimed_once_when_the_user_regis
     assert purchase["credited_at"] is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: PUT /v1/users lists the claimed grants as read before the claim "
-    "(claimed_at and claimed_by null)",
-)
 def test_the_registration_response_shows_the_grants_it_claimed_as_claimed_by_the_user(
     client: TestClient,
 ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -47,7 +47,7 @@ class UserService:
                 purchase = uow.purchases.lock_by_id(candidate.purchase_id)
                 grant = uow.pending.lock_unclaimed(candidate.id)
                 if grant is not None and self._claim(uow, grant, purchase, user_id, now):
-                    claimed.append(grant)
+                    claimed.append(replace(grant, claimed_at=now, claimed_by=user_id))
             user = uow.users.get(user_id)
             wallet = uow.wallets.get(user_id)
             assert user is not None
