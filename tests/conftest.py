@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,21 +51,29 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_database(worker_id: str) -> Iterator[str]:
-    name = f"creditflow_test_{worker_id}_{os.getpid()}"  # concurrent runs never collide
+@contextmanager
+def scratch_postgres_database(name: str) -> Iterator[str]:
+    """A new, empty (unmigrated) PostgreSQL database, dropped afterwards."""
+    name = f"{name}_{os.getpid()}"  # concurrent runs never collide
     server = create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
     with server.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_SERVER_URL).set(database=name).render_as_string(hide_password=False)
-    engine = build_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    yield url
-    with server.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    server.dispose()
+    try:
+        yield make_url(POSTGRES_SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(worker_id: str) -> Iterator[str]:
+    with scratch_postgres_database(f"creditflow_test_{worker_id}") as url:
+        engine = build_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 def _empty_postgres(url: str) -> None:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from creditflow.entrypoints.http import create_app
+from tests.conftest import scratch_postgres_database
 from tests.servers import free_port
 from tests.support import deliver, error_of, make_settings, paid_session_event
 
@@ -36,3 +37,23 @@ def test_a_genuine_delivery_is_answered_503_so_stripe_retries_it(client: TestCli
     response = deliver(client, paid_session_event(user_id="user_1"))
 
     assert error_of(response) == (503, "database_unavailable")
+
+
+@pytest.fixture
+def unmigrated_database_url(database_url: str, tmp_path: Path, worker_id: str) -> Iterator[str]:
+    """A database of the same engine that exists but has no tables yet."""
+    if make_url(database_url).get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    with scratch_postgres_database(f"creditflow_unmigrated_{worker_id}") as url:
+        yield url
+
+
+def test_a_database_never_migrated_is_answered_503_naming_the_fix(
+    unmigrated_database_url: str,
+) -> None:
+    with TestClient(create_app(make_settings(unmigrated_database_url))) as client:
+        response = deliver(client, paid_session_event(user_id="user_1"))
+
+    assert error_of(response) == (503, "database_unavailable")
+    assert "creditflow migrate" in response.json()["error"]["message"]

@@ -122,8 +122,17 @@ def _lock_id(key: str) -> int:
 
 
 def _is_connection_failure(exc: DBAPIError) -> bool:
-    return exc.connection_invalidated or isinstance(exc, OperationalError)
+    """Failures a retry may cure: the server or file is gone, busy, or not migrated yet."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError) or _not_migrated(exc)
+
+
+def _not_migrated(exc: BaseException) -> bool:
+    original = getattr(exc, "orig", None)
+    # PostgreSQL: undefined_table (42P01); SQLite says it in words.
+    return getattr(original, "sqlstate", None) == "42P01" or "no such table" in str(original)
 
 
 def _unavailable(exc: BaseException) -> DatabaseUnavailable:
+    if _not_migrated(exc):
+        return DatabaseUnavailable("database is not migrated: run `creditflow migrate`")
     return DatabaseUnavailable(f"database unavailable: {type(exc).__name__}")
