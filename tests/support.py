@@ -38,7 +38,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "api_key": SecretStr(API_KEY),
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def paid_session_event(**session: Any) -> dict[str, Any]:

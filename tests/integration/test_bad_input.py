@@ -252,7 +252,7 @@ def test_two_comma_separated_secrets_in_the_environment_both_sign_validly(
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", f" {WEBHOOK_SECRET} , {OTHER_SECRET} ")
     monkeypatch.setenv("CREDITFLOW_DATABASE_URL", database_url)
     monkeypatch.setenv("CREDITFLOW_API_KEY", "cf_test_api_key_0123456789")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
 
     with TestClient(create_app(settings)) as client:
         register(client, "user_1")
