@@ -22,6 +22,7 @@ from creditflow.adapters.db import migrate
 from creditflow.adapters.db.engine import build_engine
 from creditflow.adapters.db.tables import metadata
 from creditflow.entrypoints.http import create_app
+from creditflow.services.clock import Clock, utc_now
 from creditflow.settings import Settings
 from tests.fakes.stripe_api import FakeStripeApi
 from tests.servers import serve_in_thread, wait_until_healthy
@@ -128,14 +129,17 @@ ClientFactory = Callable[..., TestClient]
 def client_for(database_url: str) -> Iterator[ClientFactory]:
     """`client_for(**settings)`: like `client`, for a configuration the test chooses.
 
+    `clock` replaces the app's time source (expiry, timestamps) so tests move time by hand.
     `raise_server_exceptions=False` answers an unhandled error with a 500, as a real server does,
     instead of raising it into the test. Every invariant is checked at teardown, as for `client`.
     """
     with ExitStack() as stack:
         apps = []
 
-        def make(*, raise_server_exceptions: bool = True, **overrides: Any) -> TestClient:
-            app = create_app(make_settings(database_url, **overrides))
+        def make(
+            *, raise_server_exceptions: bool = True, clock: Clock = utc_now, **overrides: Any
+        ) -> TestClient:
+            app = create_app(make_settings(database_url, **overrides), clock=clock)
             apps.append(app)
             return stack.enter_context(
                 TestClient(app, raise_server_exceptions=raise_server_exceptions)

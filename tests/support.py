@@ -7,15 +7,19 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import create_engine, func, select, text
 
 from creditflow.adapters.db.tables import ledger_entries, metadata, wallets
 from creditflow.adapters.stripe import samples
+from creditflow.bootstrap import Container, build_container
 from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
 from creditflow.services.audit import Finding
 from creditflow.settings import Settings
@@ -177,3 +181,117 @@ def assert_ledger_matches_balances(database_url: str) -> None:
         ).scalar_one()
         assert broken == 0, "balance_after disagrees with the running sum"
     engine.dispose()
+
+
+class ManualClock:
+    """A time source the test moves by hand: "at the right time" without sleeping.
+
+    Pass it to `client_for(clock=...)`; it starts at the real time, so signed deliveries (whose
+    timestamps Stripe's SDK checks against the real clock) still verify.
+    """
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> datetime:
+        self.now += delta
+        return self.now
+
+
+def container(client: TestClient) -> Container:
+    """The services behind an in-process app, for jobs the server runs on its own (expiry)."""
+    return cast(Container, cast(FastAPI, client.app).state.container)
+
+
+def expire_due(client: TestClient) -> int:
+    """Run the expiry job now, as the server does periodically; the credits that expired."""
+    return sum(lot.credits for lot in container(client).expiry.expire_due())
+
+
+def assert_database_audit_clean(database_url: str) -> None:
+    """`creditflow audit` over a database served by other processes."""
+    services = build_container(make_settings(database_url))
+    try:
+        assert_audit_clean(services.audit.run())
+    finally:
+        services.close()
+
+
+def delivered(client: httpx.Client, event: dict[str, Any]) -> str:
+    """Deliver `event`, expect 200, and return what creditflow did with it (processed, ...)."""
+    response = deliver(client, event)
+    assert response.status_code == 200, response.text
+    return str(response.json()["status"])
+
+
+def buy(client: httpx.Client, *, credits: int = 100, amount: int = 1000, **session: Any) -> str:
+    """A paid Checkout Session for `credits`, delivered; its PaymentIntent id, by which refunds
+    and disputes find the purchase."""
+    payment_intent_id = samples.new_id("pi")
+    event = paid_session_event(
+        credits=credits, amount=amount, payment_intent_id=payment_intent_id, **session
+    )
+    assert delivered(client, event) == "processed"
+    return payment_intent_id
+
+
+def register_and_buy(
+    client: httpx.Client, user_id: str, *, credits: int = 100, amount: int = 1000
+) -> str:
+    """A registered user with one paid purchase; its PaymentIntent id."""
+    register(client, user_id)
+    return buy(client, user_id=user_id, credits=credits, amount=amount)
+
+
+def money_back_event(name: str, payment_intent_id: str, **fields: Any) -> dict[str, Any]:
+    """A refund or dispute body from fixtures/stripe/derived about one PaymentIntent, with
+    fields of its object replaced, under a fresh event id (a new event, not a redelivery)."""
+    return derived_event(
+        name, event_id=samples.new_id("evt"), payment_intent=payment_intent_id, **fields
+    )
+
+
+def payment_intent_event(
+    event_type: str = "payment_intent.succeeded", **intent: Any
+) -> dict[str, Any]:
+    """Stripe's example PaymentIntent, succeeded for 1000, with fields of it replaced."""
+    obj = fixture("payment_intent.json")
+    obj.update(status="succeeded", amount=1000, amount_received=1000)
+    obj.update(intent)
+    return samples.event(event_type, obj)
+
+
+def purchase_paid_by(client: httpx.Client, payment_intent_id: str) -> dict[str, Any]:
+    [purchase] = [p for p in purchases(client) if p["payment_intent_id"] == payment_intent_id]
+    return purchase
+
+
+def story(client: httpx.Client, user_id: str) -> list[tuple[str, int]]:
+    """The wallet's ledger (up to 500 entries) as (kind, delta), oldest first: what happened."""
+    entries = api_get(client, f"/v1/wallets/{user_id}/ledger", limit=500)["entries"]
+    return [(entry["kind"], entry["delta"]) for entry in reversed(entries)]
+
+
+def spend(
+    client: httpx.Client, user_id: str, credits: int, key: str, reason: str = "image generation"
+) -> httpx.Response:
+    body = {"credits": credits, "idempotency_key": key, "reason": reason}
+    return client.post(f"/v1/wallets/{user_id}/spend", json=body, headers=auth())
+
+
+def grant(
+    client: httpx.Client,
+    user_id: str,
+    credits: int,
+    key: str,
+    *,
+    reason: str = "welcome bonus",
+    expires_at: datetime | str | None = None,
+) -> httpx.Response:
+    body: dict[str, Any] = {"credits": credits, "idempotency_key": key, "reason": reason}
+    if expires_at is not None:
+        body["expires_at"] = expires_at if isinstance(expires_at, str) else expires_at.isoformat()
+    return client.post(f"/v1/wallets/{user_id}/grants", json=body, headers=auth())

@@ -17,6 +17,27 @@ class DisputeStatus(StrEnum):
     LOST = "lost"
 
 
+def dispute_after(current: DisputeStatus | None, reported: DisputeStatus) -> DisputeStatus:
+    """A closed dispute (won or lost) is final: Stripe never reopens one, so a late or
+    redelivered `created`/`updated` must not hold the credits again."""
+    if current is DisputeStatus.WON or current is DisputeStatus.LOST:
+        return current
+    return reported
+
+
+def refunded_after_charge_report(current: int, charge_total: int, canceled: int) -> int:
+    """A charge's running total of refunds may still count refunds since canceled or failed
+    (a report sent before they were); those are taken out. Otherwise totals only grow, so a
+    late, smaller report takes nothing back."""
+    return max(current, charge_total - canceled)
+
+
+def refunded_after_cancel(current: int, refund: int, still_counted: int) -> int:
+    """A refund canceled or failed no longer counts, but what the refunds still counted add up
+    to always does."""
+    return max(still_counted, current - refund)
+
+
 class RefundPolicy(StrEnum):
     """When credits being taken back were already spent: go negative, or stop at zero."""
 
@@ -64,11 +85,16 @@ def apply_policy(delta: int, balance: int, written_off: int, policy: RefundPolic
 
 
 def movements(old: Targets, new: Targets) -> list[tuple[str, int]]:
-    """The balance changes that move a purchase from `old` to `new` targets, by kind."""
+    """The balance changes that move a purchase from `old` to `new` targets, by kind.
+
+    Credits given back come first: when a refund replaces a hold (or a hold a canceled refund),
+    the balance never dips below where it ends, so the clamp policy takes all it should.
+    """
     moves = []
     if new.refunded != old.refunded:
-        moves.append(("refund", old.refunded - new.refunded))
+        kind = "refund" if new.refunded > old.refunded else "refund_reversal"
+        moves.append((kind, old.refunded - new.refunded))
     if new.held != old.held:
         kind = "dispute_hold" if new.held > old.held else "dispute_return"
         moves.append((kind, old.held - new.held))
-    return moves
+    return sorted(moves, key=lambda move: move[1] < 0)

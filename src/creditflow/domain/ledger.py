@@ -14,11 +14,20 @@ from enum import StrEnum
 class EntryKind(StrEnum):
     PURCHASE = "purchase"
     REFUND = "refund"
+    REFUND_REVERSAL = "refund_reversal"
     DISPUTE_HOLD = "dispute_hold"
     DISPUTE_RETURN = "dispute_return"
     SPEND = "spend"
     GRANT = "grant"
     EXPIRY = "expiry"
+
+
+# Money coming back may move no credits at all (the clamp refund policy found them spent, or
+# credits never taken are not given back); the entry is still written so the ledger tells the
+# story. Every other kind moves credits. The schema's CHECK constraint lists the same kinds.
+ZERO_DELTA_KINDS = frozenset(
+    {EntryKind.REFUND, EntryKind.REFUND_REVERSAL, EntryKind.DISPUTE_HOLD, EntryKind.DISPUTE_RETURN}
+)
 
 
 @dataclass(frozen=True)
@@ -38,8 +47,10 @@ class Posting:
     allow_debt: bool = False
 
     def __post_init__(self) -> None:
-        if type(self.delta) is not int or self.delta == 0:
-            raise ValueError("a ledger posting moves a non-zero whole number of credits")
+        if type(self.delta) is not int:
+            raise ValueError("a ledger posting moves a whole number of credits")
+        if self.delta == 0 and self.kind not in ZERO_DELTA_KINDS:
+            raise ValueError(f"a {self.kind.value} posting moves a non-zero number of credits")
         if not self.reason.strip():
             raise ValueError("every ledger posting says why")
 
@@ -59,3 +70,4 @@ class LedgerEntry:
     reference: str
     reason: str
     created_at: datetime
+    expires_at: datetime | None = None  # a grant's: part of what its idempotency key stands for

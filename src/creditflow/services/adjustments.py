@@ -4,7 +4,8 @@
 caller's transaction with the purchase row locked. It posts only the difference between what the
 facts say should be taken back and what already was, so repeated, late or out-of-order events
 converge on the same ledger. A refund or dispute that arrives before the payment's own event is
-kept on a placeholder purchase (`unmatched`) and applied when the payment is credited.
+kept on a placeholder purchase (`unmatched`) and applied when the payment is credited. A closed
+dispute and a canceled or failed refund are final.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from datetime import datetime
 
 from creditflow.adapters.db.unit_of_work import UnitOfWork
 from creditflow.domain.adjustments import (
+    DisputeStatus,
     RefundPolicy,
     Targets,
     apply_policy,
+    dispute_after,
     movements,
+    refunded_after_cancel,
+    refunded_after_charge_report,
     targets,
 )
 from creditflow.domain.deliveries import DeliveryStatus
@@ -24,8 +29,10 @@ from creditflow.domain.ledger import EntryKind, Posting
 from creditflow.domain.payments import ChargeRefunded, DisputeChanged, MoneyBack, RefundChanged
 from creditflow.domain.purchases import PaymentState, Purchase, display_status
 
-# Refund statuses that mean the money is going back (failed and canceled ones do not).
-COUNTED_REFUND_STATUSES = ("pending", "requires_action", "succeeded")
+# How the refunds table remembers a refund: still counted, or canceled/failed (final: Stripe
+# returned the money and never revives the refund).
+REFUND_COUNTED = "counted"
+REFUND_CANCELED = "canceled"
 
 
 def apply_money_back(
@@ -54,23 +61,40 @@ def _fact_changes(
     uow: UnitOfWork, purchase: Purchase, event: MoneyBack, now: datetime
 ) -> dict[str, object]:
     if isinstance(event, DisputeChanged):
-        if purchase.dispute_status is event.status:
-            return {}
-        return {"dispute_status": event.status.value}
-    if isinstance(event, RefundChanged):
-        status = "succeeded" if event.counts else "canceled"
-        uow.purchases.record_refund(event.refund_id, purchase.id, event.amount, status, now)
-        refunded = uow.purchases.refunded_by_refunds(purchase.id, COUNTED_REFUND_STATUSES)
-    else:
-        refunded = event.amount_refunded
+        status = dispute_after(purchase.dispute_status, event.status)
+        return {} if status is purchase.dispute_status else {"dispute_status": status.value}
     changes: dict[str, object] = {}
-    # Sources report running totals or single refunds; the largest figure seen is the truth so
-    # far, and credits taken back are never given back because a report came late.
-    if refunded > purchase.amount_refunded:
+    refunded = _refunded(uow, purchase, event, now)
+    if refunded != purchase.amount_refunded:
         changes["amount_refunded"] = refunded
     if isinstance(event, ChargeRefunded) and purchase.amount is None:
         changes["amount"] = event.amount
     return changes
+
+
+def _refunded(
+    uow: UnitOfWork, purchase: Purchase, event: ChargeRefunded | RefundChanged, now: datetime
+) -> int:
+    """The purchase's refunded amount with this report taken into account.
+
+    Sources report running totals (the charge) or single refunds; the largest figure seen is the
+    truth so far, so a late report never gives credits back. Only a refund that is canceled or
+    fails lowers it, once: that state is final, whatever arrives after it.
+    """
+    if isinstance(event, ChargeRefunded):
+        canceled = uow.purchases.refunds_total(purchase.id, REFUND_CANCELED)
+        return refunded_after_charge_report(
+            purchase.amount_refunded, event.amount_refunded, canceled
+        )
+    recorded = uow.purchases.refund_status(event.refund_id)
+    if recorded == REFUND_CANCELED:
+        return purchase.amount_refunded
+    status = REFUND_COUNTED if event.counts else REFUND_CANCELED
+    uow.purchases.record_refund(event.refund_id, purchase.id, event.amount, status, now)
+    counted = uow.purchases.refunds_total(purchase.id, REFUND_COUNTED)
+    if event.counts:
+        return max(purchase.amount_refunded, counted)
+    return refunded_after_cancel(purchase.amount_refunded, event.amount, counted)
 
 
 def lock_purchase(
@@ -134,34 +158,46 @@ def _move_credits(
     for kind, delta in movements(old, new):
         balance = uow.wallets.lock(purchase.user_id)
         take = apply_policy(delta, balance, written_off, policy)
-        if take.post != 0:
-            sequence = uow.wallets.count_for_purchase(purchase.id)
-            uow.wallets.post(
-                Posting(
-                    user_id=purchase.user_id,
-                    delta=take.post,
-                    kind=EntryKind(kind),
-                    reference=purchase.reference,
-                    key=f"purchase:{purchase.id}:adjustment:{sequence}",
-                    reason=_reason(kind, purchase, new, wanted=-delta, taken=-take.post),
-                    purchase_id=purchase.id,
-                    allow_debt=True,
-                ),
-                now,
-            )
+        # Posted even when the policy leaves nothing to move: the ledger tells the story.
+        sequence = uow.wallets.count_for_purchase(purchase.id)
+        uow.wallets.post(
+            Posting(
+                user_id=purchase.user_id,
+                delta=take.post,
+                kind=EntryKind(kind),
+                reference=purchase.reference,
+                key=f"purchase:{purchase.id}:adjustment:{sequence}",
+                reason=_reason(EntryKind(kind), purchase, delta=delta, posted=take.post),
+                purchase_id=purchase.id,
+                allow_debt=True,
+            ),
+            now,
+        )
         written_off = take.written_off
     return {**recorded, "credits_written_off": written_off}
 
 
-def _reason(kind: str, purchase: Purchase, new: Targets, *, wanted: int, taken: int) -> str:
-    clamped = (
-        f" (only {taken} of {wanted} taken: balance clamped at zero)" if 0 <= taken < wanted else ""
-    )
-    if kind == "refund":
-        return (
-            f"refund of {purchase.amount_refunded} of {purchase.amount} {purchase.currency or ''}"
-            f": {new.refunded} of {purchase.credits} credits taken back{clamped}"
-        ).replace("  ", " ")
-    if kind == "dispute_hold":
-        return f"dispute opened: {wanted} credits held{clamped}"
-    return f"dispute closed in the seller's favour: {-taken} held credits returned"
+def _reason(kind: EntryKind, purchase: Purchase, *, delta: int, posted: int) -> str:
+    """What happened to the purchase, and what was not moved when the policy stepped in."""
+    moved, short = abs(posted), abs(delta - posted)
+    money = f"{purchase.amount_refunded} of {purchase.amount} {purchase.currency or ''}".strip()
+    if kind is EntryKind.REFUND:
+        what, verb = f"refund of {money}: {moved} credits taken back", "taken back"
+    elif kind is EntryKind.REFUND_REVERSAL:
+        what = f"refund canceled or failed (now {money} refunded): {moved} credits given back"
+        verb = "given back"
+    elif kind is EntryKind.DISPUTE_HOLD and purchase.dispute_status is DisputeStatus.LOST:
+        what, verb = f"dispute lost: {moved} credits taken back", "taken back"
+    elif kind is EntryKind.DISPUTE_HOLD:
+        what, verb = f"dispute open: {moved} credits held until it closes", "held"
+    elif purchase.dispute_status is DisputeStatus.WON:
+        what = f"dispute closed in the seller's favour: {moved} held credits returned"
+        verb = "returned"
+    else:
+        what = f"{moved} held credits released: refunds take them back instead"
+        verb = "released"
+    if short == 0:
+        return what
+    if delta < 0:
+        return f"{what}, {short} not {verb} (already spent; the clamp refund policy stops at zero)"
+    return f"{what}, {short} not {verb}: they were never taken (the balance was clamped at zero)"

@@ -7,6 +7,7 @@ holds); its key makes running it from several servers at once harmless.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.ledger import EntryKind, Posting
@@ -16,21 +17,32 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
+@dataclass(frozen=True)
+class ExpiredLot:
+    """What one lot's expiry took from its wallet: the run's account for operators."""
+
+    user_id: str
+    lot_id: int
+    credits: int
+
+
 class ExpiryService:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow_factory
         self._clock = clock
 
-    def expire_due(self) -> int:
-        """Expire every lot past its date; the number of credits that left balances."""
-        expired_credits = 0
+    def expire_due(self) -> list[ExpiredLot]:
+        """Expire every lot past its date; the lots whose credits this run took."""
+        expired: list[ExpiredLot] = []
         while True:
             with self._uow() as uow:
                 due = uow.lots.expired(self._clock(), BATCH)
             if not due:
-                return expired_credits
+                return expired
             for user_id, lot in due:
-                expired_credits += self._expire(user_id, lot.id)
+                credits = self._expire(user_id, lot.id)
+                if credits:
+                    expired.append(ExpiredLot(user_id, lot.id, credits))
 
     def _expire(self, user_id: str, lot_id: int) -> int:
         with self._uow() as uow:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.ledger import EntryKind, LedgerEntry, Posting
 from creditflow.errors import Conflict, InvalidRequest, NotFound
 from creditflow.services.clock import Clock
@@ -52,12 +52,14 @@ class WalletOperations:
         reason: str,
         expires_at: datetime | None,
     ) -> WalletChange:
-        """Promotional or manual credits, in a lot of their own (spent before paid credits)."""
+        """Promotional or manual credits, in a lot of their own (spent before paid credits).
+
+        The expiry is part of the request its key stands for: a retry is checked against the
+        original before the expiry is, so a retry after `expires_at` returns the original result.
+        """
         _validate(credits, idempotency_key, reason)
         if expires_at is not None and expires_at.tzinfo is None:
             raise InvalidRequest("expires_at needs a timezone (e.g. 2027-01-31T00:00:00Z)")
-        if expires_at is not None and expires_at <= self._clock():
-            raise InvalidRequest("expires_at is in the past")
         posting = Posting(
             user_id=user_id,
             delta=credits,
@@ -73,20 +75,33 @@ class WalletOperations:
         with self._uow() as uow:
             if uow.wallets.get(posting.user_id) is None:
                 raise NotFound(f"no user {posting.user_id}")
-            entry = uow.wallets.post(posting, self._clock())
-            if entry is None:
-                return _replay(uow, posting)
+            original = uow.wallets.entry_by_key(posting.key)
+            if original is not None:
+                return _replay(original, posting)
+            now = self._clock()
+            if posting.expires_at is not None and posting.expires_at <= now:
+                raise InvalidRequest("expires_at is in the past")
+            entry = uow.wallets.post(posting, now)
+            if entry is None:  # a concurrent request with the same key committed first
+                original = uow.wallets.entry_by_key(posting.key)
+                assert original is not None
+                return _replay(original, posting)
             uow.commit()
         return WalletChange(entry=entry, balance=entry.balance_after, replayed=False)
 
 
-def _replay(uow: UnitOfWork, posting: Posting) -> WalletChange:
-    original = uow.wallets.entry_by_key(posting.key)
-    assert original is not None
-    if original.delta != posting.delta or original.reason != posting.reason:
+def _replay(original: LedgerEntry, posting: Posting) -> WalletChange:
+    """The original result for a retry; a different request under the same key is refused."""
+    if (original.delta, original.reason, original.expires_at) != (
+        posting.delta,
+        posting.reason,
+        posting.expires_at,
+    ):
+        expires = original.expires_at
+        expiry = "" if expires is None else f", expiring {expires.isoformat()}"
         raise Conflict(
             f"idempotency key {posting.reference!r} was used for a different request "
-            f"({abs(original.delta)} credits, reason {original.reason!r})"
+            f"({abs(original.delta)} credits, reason {original.reason!r}{expiry})"
         )
     return WalletChange(entry=original, balance=original.balance_after, replayed=True)
 

@@ -1,8 +1,9 @@
 """The schema as SQLAlchemy Core tables. Migrations create it; this module lets code query it.
 
 Money's invariants are enforced here too, not only in Python: unique event ids, one purchase per
-checkout session and per PaymentIntent, one ledger entry per idempotency key, non-zero deltas,
-positive credits, and (in the migration) a trigger that refuses to update or delete ledger entries.
+checkout session and per PaymentIntent, one ledger entry per idempotency key, non-zero deltas
+(but for refunds and disputes the clamp policy reduced to nothing), positive credits, and (in
+the migration) a trigger that refuses to update or delete ledger entries.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+# Only refund and dispute entries may move nothing (domain/ledger.py ZERO_DELTA_KINDS says why).
+ZERO_DELTA_KINDS_SQL = "kind IN ('refund', 'refund_reversal', 'dispute_hold', 'dispute_return')"
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -68,7 +72,8 @@ ledger_entries = Table(
     Column("purchase_id", Id, ForeignKey("purchases.id"), nullable=True),
     Column("idempotency_key", String(255), nullable=False, unique=True),
     Column("created_at", UtcDateTime(), nullable=False),
-    CheckConstraint("delta <> 0", name="delta_nonzero"),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    CheckConstraint(f"delta <> 0 OR {ZERO_DELTA_KINDS_SQL}", name="delta_nonzero"),
     CheckConstraint("reason <> ''", name="has_reason"),
     Index("ix_ledger_entries_user_id_id", "user_id", "id"),
     Index("ix_ledger_entries_purchase_id", "purchase_id"),

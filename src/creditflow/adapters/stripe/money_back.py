@@ -10,7 +10,7 @@ from creditflow.domain.adjustments import DisputeStatus
 from creditflow.domain.payments import ChargeRefunded, DisputeChanged, MoneyBack, RefundChanged
 from creditflow.errors import NeedsAttention
 
-REFUND_EVENTS = ("charge.refunded", "refund.created", "refund.updated")
+REFUND_EVENTS = ("charge.refunded", "refund.created", "refund.updated", "refund.failed")
 DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed")
 MONEY_BACK_EVENTS = REFUND_EVENTS + DISPUTE_EVENTS
 # An inquiry closed without a chargeback (`warning_closed`) took no money: like a won dispute.

@@ -30,7 +30,6 @@ from creditflow.entrypoints.http.schemas import (
     WalletChangeOut,
     WalletOut,
 )
-from creditflow.services.wallet_operations import WalletChange
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -89,7 +88,7 @@ def get_ledger(
 def spend(user_id: str, body: SpendIn, services: Services) -> WalletChangeOut:
     """Spend credits, idempotently by `idempotency_key`: a retry returns the original result."""
     change = services.wallets.spend(user_id, body.credits, body.idempotency_key, body.reason)
-    return _change(user_id, change)
+    return WalletChangeOut.of(user_id, change)
 
 
 @router.post("/wallets/{user_id}/grants", tags=["wallets"], response_model=WalletChangeOut)
@@ -98,16 +97,7 @@ def grant(user_id: str, body: GrantIn, services: Services) -> WalletChangeOut:
     change = services.wallets.grant(
         user_id, body.credits, body.idempotency_key, body.reason, body.expires_at
     )
-    return _change(user_id, change)
-
-
-def _change(user_id: str, change: WalletChange) -> WalletChangeOut:
-    return WalletChangeOut(
-        user_id=user_id,
-        balance=change.balance,
-        entry=LedgerEntryOut.of(change.entry),
-        replayed=change.replayed,
-    )
+    return WalletChangeOut.of(user_id, change)
 
 
 @router.get("/purchases", tags=["purchases"], response_model=PurchasesOut)

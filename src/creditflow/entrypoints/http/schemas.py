@@ -13,6 +13,7 @@ from creditflow.domain.ledger import LedgerEntry
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchases import Purchase
 from creditflow.domain.users import User
+from creditflow.services.wallet_operations import WalletChange
 
 
 class UserIn(BaseModel):
@@ -70,6 +71,9 @@ class LedgerEntryOut(BaseModel):
     reason: str
     balance_after: int
     created_at: datetime
+    expires_at: datetime | None = Field(
+        None, description="A grant's expiry: what is left of it then leaves in an expiry entry."
+    )
 
     @classmethod
     def of(cls, entry: LedgerEntry) -> LedgerEntryOut:
@@ -81,6 +85,7 @@ class LedgerEntryOut(BaseModel):
             reason=entry.reason,
             balance_after=entry.balance_after,
             created_at=entry.created_at,
+            expires_at=entry.expires_at,
         )
 
 
@@ -188,3 +193,12 @@ class WalletChangeOut(BaseModel):
     balance: int
     entry: LedgerEntryOut
     replayed: bool = Field(description="true when this key was already used: nothing moved")
+
+    @classmethod
+    def of(cls, user_id: str, change: WalletChange) -> WalletChangeOut:
+        return cls(
+            user_id=user_id,
+            balance=change.balance,
+            entry=LedgerEntryOut.of(change.entry),
+            replayed=change.replayed,
+        )

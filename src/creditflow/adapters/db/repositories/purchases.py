@@ -67,10 +67,16 @@ class PurchaseRepository:
             return
         self._connection.execute(update(refunds).where(refunds.c.id == refund_id).values(values))
 
-    def refunded_by_refunds(self, purchase_id: int, counted_statuses: tuple[str, ...]) -> int:
+    def refund_status(self, refund_id: str) -> str | None:
+        return self._connection.execute(
+            select(refunds.c.status).where(refunds.c.id == refund_id)
+        ).scalar_one_or_none()
+
+    def refunds_total(self, purchase_id: int, status: str) -> int:
+        """The amount of the purchase's recorded refunds in `status`."""
         total = self._connection.execute(
             select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
-                refunds.c.purchase_id == purchase_id, refunds.c.status.in_(counted_statuses)
+                refunds.c.purchase_id == purchase_id, refunds.c.status == status
             )
         ).scalar_one()
         return int(total)

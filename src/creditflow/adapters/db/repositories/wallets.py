@@ -54,7 +54,7 @@ class WalletRepository:
             return None
         if posting.delta > 0:
             self._fill_lots(posting, balance, now)
-        else:
+        elif posting.delta < 0:
             self._empty_lots(posting, balance)
         balance_after = balance + posting.delta
         self._connection.execute(
@@ -74,6 +74,7 @@ class WalletRepository:
                 purchase_id=posting.purchase_id,
                 idempotency_key=posting.key,
                 created_at=now,
+                expires_at=posting.expires_at,
             )
             .returning(*ledger_entries.c)
         ).one()
@@ -139,4 +140,5 @@ def _entry(row: Row[tuple[object, ...]]) -> LedgerEntry:
         reference=m["reference"],
         reason=m["reason"],
         created_at=m["created_at"],
+        expires_at=m["expires_at"],
     )

@@ -95,7 +95,12 @@ def upgrade() -> None:
         sa.Column("purchase_id", Id, sa.ForeignKey("purchases.id"), nullable=True),
         sa.Column("idempotency_key", sa.String(255), nullable=False),
         *_timestamps("created_at"),
-        sa.CheckConstraint("delta <> 0", name="ck_ledger_entries_delta_nonzero"),
+        *_timestamps("expires_at", nullable=True),
+        # Refunds and disputes the clamp policy reduced to nothing still leave their entry.
+        sa.CheckConstraint(
+            "delta <> 0 OR kind IN ('refund', 'refund_reversal', 'dispute_hold', 'dispute_return')",
+            name="ck_ledger_entries_delta_nonzero",
+        ),
         sa.CheckConstraint("reason <> ''", name="ck_ledger_entries_has_reason"),
         sa.UniqueConstraint("idempotency_key", name="uq_ledger_entries_idempotency_key"),
     )
