@@ -25,3 +25,11 @@ def blank_postgres_url() -> Iterator[str]:
     with server.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     server.dispose()
+
+
+@pytest.fixture
+def cli_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The CLI configured, as an operator's environment would be, with the parametrised database
+    (SQLite and PostgreSQL, migrated and empty); its URL, for what a test does behind its back."""
+    monkeypatch.setenv("CREDITFLOW_DATABASE_URL", database_url)
+    return database_url

@@ -16,14 +16,9 @@ from tests.cli.support import cli, cli_json, one_line_error
 from tests.fakes.stripe_api import FakeStripeApi
 from tests.support import deliver, paid_session_event
 
+pytestmark = pytest.mark.usefixtures("cli_database")
+
 PRICE = "price_1PgafmB7WZ01zgkW02Hf9z6c"
-
-
-@pytest.fixture(autouse=True)
-def configured(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The CLI reads the same variables as the server: here, just the database."""
-    monkeypatch.setenv("CREDITFLOW_DATABASE_URL", database_url)
-    return database_url
 
 
 def payment_link_purchase(client: TestClient, email: str, credits: int) -> str:

@@ -15,7 +15,8 @@ from typing import ParamSpec
 
 import typer
 
-from creditflow.entrypoints.cli import records, server, stripe_test, verify
+from creditflow.entrypoints.cli import audit, operations, records, server, stripe_test, verify
+from creditflow.entrypoints.cli.render import error
 from creditflow.errors import CreditflowError
 
 EXIT_FAILURE = 1
@@ -28,8 +29,7 @@ def reporting(command: Callable[P, None]) -> Callable[P, None]:
         try:
             command(*args, **kwargs)
         except CreditflowError as exc:
-            message = " ".join(exc.message.split())  # one line, whatever the message held
-            typer.echo(f"error: {message}", err=True)
+            error(exc.message)
             raise typer.Exit(EXIT_FAILURE) from exc
 
     return run
@@ -58,6 +58,8 @@ for record_command in (
     records.replay,
 ):
     app.command(rich_help_panel="Records")(reporting(record_command))
+for operation in (operations.grant, operations.expire, audit.audit):
+    app.command(rich_help_panel="Operations")(reporting(operation))
 
 
 def main() -> None:

@@ -17,9 +17,9 @@ from creditflow.entrypoints.cli.config import open_services
 from creditflow.entrypoints.cli.render import (
     JsonFlag,
     cell,
+    ledger_table,
     print_json,
     show,
-    signed,
     table,
 )
 from creditflow.entrypoints.http.schemas import (
@@ -99,20 +99,7 @@ def ledger(
     if as_json:
         print_json(out)
         return
-    columns = ("id", "when", "delta", "balance", "kind", "reference", "reason")
-    rows = [
-        (
-            cell(entry.id),
-            cell(entry.created_at),
-            signed(entry.delta),
-            cell(entry.balance_after),
-            cell(entry.kind),
-            cell(entry.reference),
-            cell(entry.reason),
-        )
-        for entry in out.entries
-    ]
-    show(table(f"Ledger of {user_id}", columns, rows))
+    show(ledger_table(f"Ledger of {user_id}", out.entries))
     if out.next_before is not None:
         show(Text(f"Older entries: creditflow ledger {user_id} --before {out.next_before}"))
 

@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from creditflow.entrypoints.http.schemas import LedgerEntryOut
+
 JsonFlag = Annotated[
     bool,
     typer.Option(
@@ -66,6 +68,24 @@ def table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Text]]) ->
     return grid
 
 
+def ledger_table(title: str, entries: Iterable[LedgerEntryOut]) -> Table:
+    """Ledger entries as `creditflow ledger` shows them, wherever a command prints entries."""
+    columns = ("id", "when", "delta", "balance", "kind", "reference", "reason")
+    rows = [
+        (
+            cell(entry.id),
+            cell(entry.created_at),
+            signed(entry.delta),
+            cell(entry.balance_after),
+            cell(entry.kind),
+            cell(entry.reference),
+            cell(entry.reason),
+        )
+        for entry in entries
+    ]
+    return table(title, columns, rows)
+
+
 def show(renderable: Table | Text) -> None:
     stdout().print(renderable)
 
@@ -76,3 +96,8 @@ def note(message: str) -> None:
 
 def warn(message: str) -> None:
     stderr().print(Text("warning: ", style="bold yellow") + Text(message))
+
+
+def error(message: str) -> None:
+    """A failure as the one line on stderr the CLI promises, whatever line breaks it held."""
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
