@@ -47,7 +47,7 @@ def serve_in_thread(app: Any) -> Iterator[str]:
     )
     thread.start()
     try:
-        _wait_for(lambda: server.started or not thread.is_alive(), f"uvicorn on port {port}")
+        wait_for(lambda: server.started or not thread.is_alive(), f"uvicorn on port {port}")
         if not server.started:
             raise RuntimeError(f"uvicorn on port {port} stopped before it started")
         yield f"http://127.0.0.1:{port}"
@@ -68,7 +68,7 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes] | None = None)
         except httpx.TransportError:
             return False
 
-    _wait_for(healthy, f"{url}/healthz")
+    wait_for(healthy, f"{url}/healthz")
 
 
 class ServerDied(RuntimeError):
@@ -153,9 +153,10 @@ def all_at_once(calls: Sequence[Callable[[], T]]) -> list[T]:
         return [future.result() for future in futures]
 
 
-def _wait_for(condition: Callable[[], bool], what: str) -> None:
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Poll until `condition` holds; a deadline, not a timing assertion."""
     deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
     while not condition():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not come up within {STARTUP_DEADLINE_SECONDS} s")
+            raise RuntimeError(f"{what} did not happen within {STARTUP_DEADLINE_SECONDS} s")
         time.sleep(0.05)

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import ClientFactory
+from tests.servers import wait_for
 from tests.support import (
     ManualClock,
     balance,
@@ -242,3 +243,17 @@ def test_expired_credits_can_no_longer_be_spent(
 
     assert error_of(refused) == (402, "insufficient_credits")
     assert refused.json()["error"]["balance"] == 0
+
+
+def test_the_server_expires_due_credits_on_its_own(
+    client_for: ClientFactory, clock: ManualClock
+) -> None:
+    client = client_for(clock=clock, expiry_interval_seconds=0.05)
+    register(client, USER)
+    grant(client, USER, 50, "promo_1", expires_at=clock.now + WEEK)
+    assert balance(client, USER) == 50
+
+    clock.advance(WEEK)
+
+    wait_for(lambda: balance(client, USER) == 0, "the periodic expiry")
+    assert story(client, USER) == [("grant", 50), ("expiry", -50)]
