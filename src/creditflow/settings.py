@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     expiry_interval_seconds: float = Field(
         60, ge=0, validation_alias=AliasChoices("CREDITFLOW_EXPIRY_INTERVAL")
     )
+    metrics_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("CREDITFLOW_METRICS_KEY")
+    )
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -54,7 +57,9 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("stripe_secret_key", "api_key", "stripe_api_base", mode="before")
+    @field_validator(
+        "stripe_secret_key", "api_key", "metrics_key", "stripe_api_base", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """An empty variable (`STRIPE_SECRET_KEY=`) means "not configured", not an empty key."""
