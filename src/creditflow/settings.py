@@ -7,12 +7,13 @@ Nothing reads the environment at import time: the app factory and the CLI build 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from creditflow.domain.adjustments import RefundPolicy
+from creditflow.logging_setup import LogFormat
 
 DEFAULT_DATABASE_URL = "sqlite:///./creditflow.db"
 MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
@@ -48,6 +49,12 @@ class Settings(BaseSettings):
     metrics_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("CREDITFLOW_METRICS_KEY")
     )
+    log_format: LogFormat = Field(
+        LogFormat.JSON, validation_alias=AliasChoices("CREDITFLOW_LOG_FORMAT")
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias=AliasChoices("CREDITFLOW_LOG_LEVEL")
+    )
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -66,6 +73,17 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        """`debug` or `DEBUG`: people type both."""
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_in_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("catalog_path", mode="before")
     @classmethod

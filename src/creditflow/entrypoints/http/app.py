@@ -1,6 +1,7 @@
 """The app factory: one app per configuration, nothing built at import time.
 
-Each app has its own container and its own metrics registry.
+Each app has its own container and its own metrics registry; logging is configured by the process
+that serves it (`creditflow serve`), not here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from creditflow.entrypoints.http import api
 from creditflow.entrypoints.http.errors import error_body, install_error_handlers
 from creditflow.entrypoints.http.metrics import Metrics, metrics_router
 from creditflow.entrypoints.http.periodic import PeriodicTask
+from creditflow.entrypoints.http.request_id import RequestIdMiddleware
 from creditflow.entrypoints.http.webhook import webhook_router
 from creditflow.services.clock import Clock, utc_now
 from creditflow.settings import Settings
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     )
     app.state.container = container
     app.state.metrics = metrics
+    app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     app.include_router(webhook_router(legacy=settings.legacy_webhook))
     app.include_router(api.router)

@@ -18,6 +18,7 @@ from creditflow.bootstrap import Container
 from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.entrypoints.http.metrics import Metrics, app_metrics
 from creditflow.errors import CreditflowError, PayloadTooLarge
+from creditflow.logging_setup import bound_event
 from creditflow.services.deliveries import Delivery
 from creditflow.settings import MAX_WEBHOOK_BODY_BYTES, Settings
 
@@ -69,7 +70,8 @@ async def _receive(request: Request, metrics: Metrics) -> JSONResponse:
         event=event,
         endpoint=request.url.path,
     )
-    result = await run_in_threadpool(container.deliveries.receive, delivery)
+    with bound_event(delivery.event_id):
+        result = await run_in_threadpool(container.deliveries.receive, delivery)
     if result.status is DeliveryStatus.FAILED:
         # 500: Stripe retries, and the retry processes it again. What failed is on the inbox row
         # for operators; the response, shown in Stripe's Dashboard, does not echo internals.
