@@ -25,7 +25,7 @@ from creditflow.entrypoints.http import create_app
 from creditflow.services.clock import Clock, utc_now
 from creditflow.settings import Settings
 from tests.fakes.stripe_api import FakeStripeApi
-from tests.servers import serve_in_thread, wait_until_healthy
+from tests.servers import free_port, serve_in_thread, wait_until_healthy
 from tests.support import assert_audit_clean, assert_ledger_matches_balances, make_settings
 
 POSTGRES_SERVER_URL = os.environ.get(
@@ -95,6 +95,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("postgres_database")
     _empty_postgres(url)
     return url
+
+
+@pytest.fixture
+def unreachable_database_url(database_url: str, tmp_path: Path) -> str:
+    """A database of the same engine that cannot be opened: no directory, or no server."""
+    if make_url(database_url).get_backend_name() == "sqlite":
+        return f"sqlite:///{tmp_path / 'no-such-directory' / 'creditflow.db'}"
+    return make_url(database_url).set(port=free_port()).render_as_string(hide_password=False)
 
 
 @pytest.fixture

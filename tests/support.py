@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -28,6 +29,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
 WEBHOOK_SECRET = "whsec_test_c2VjcmV0LWZvci10ZXN0cw"
 OTHER_SECRET = "whsec_test_b3RoZXItZW5kcG9pbnQ"
 API_KEY = "cf_test_api_key_0123456789"
+PRICE = "price_1PgafmB7WZ01zgkW02Hf9z6c"  # the price of Stripe's example line item
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -58,6 +60,24 @@ def derived_event(name: str, *, event_id: str | None = None, **session: Any) -> 
     return event
 
 
+def paid_without_credits(**session: Any) -> dict[str, Any]:
+    """A paid checkout whose credits only the catalog can tell (no `metadata.credits`)."""
+    return derived_event("checkout_session_completed_paid.json", metadata={}, **session)
+
+
+def session_id_of(event: dict[str, Any]) -> str:
+    return str(event["data"]["object"]["id"])
+
+
+def catalog_toml(prices: dict[str, int] | None = None, links: dict[str, int] | None = None) -> str:
+    """The catalog format of DESIGN.md."""
+    lines = [f"[prices.{key}]\ncredits = {credits}\n" for key, credits in (prices or {}).items()]
+    lines += [
+        f"[payment_links.{key}]\ncredits = {credits}\n" for key, credits in (links or {}).items()
+    ]
+    return "\n".join(lines)
+
+
 def deliver(
     client: httpx.Client,
     event: dict[str, Any],
@@ -65,13 +85,13 @@ def deliver(
     secret: str = WEBHOOK_SECRET,
     path: str = WEBHOOK_PATH,
     timestamp: int | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
     """POST `event` as Stripe would: compact JSON body, signed with the real SDK."""
     body = samples.encode(event)
     header = samples.signature_header(body, secret, timestamp=timestamp)
-    return client.post(
-        path, content=body, headers={"Stripe-Signature": header, "Content-Type": "application/json"}
-    )
+    sent = {"Stripe-Signature": header, "Content-Type": "application/json", **(headers or {})}
+    return client.post(path, content=body, headers=sent)
 
 
 def sign_bytes(body: bytes, secret: str = WEBHOOK_SECRET, *, timestamp: int | None = None) -> str:

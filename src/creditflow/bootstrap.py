@@ -16,6 +16,7 @@ from creditflow.services.audit import AuditService
 from creditflow.services.clock import Clock, utc_now
 from creditflow.services.deliveries import DeliveryService
 from creditflow.services.expiry import ExpiryService
+from creditflow.services.observer import NO_OBSERVER, Observer
 from creditflow.services.queries import Queries
 from creditflow.services.users import UserService
 from creditflow.services.wallet_operations import WalletOperations
@@ -37,9 +38,12 @@ class Container:
         self.engine.dispose()
 
 
-def build_container(settings: Settings, *, clock: Clock = utc_now) -> Container:
+def build_container(
+    settings: Settings, *, clock: Clock = utc_now, observer: Observer = NO_OBSERVER
+) -> Container:
+    """`observer` hears what the services did (the HTTP app's metrics); the CLI needs none."""
     engine = build_engine(settings.database_url)
-    uow_factory = partial(UnitOfWork, engine)
+    uow_factory = partial(UnitOfWork, engine, on_commit=observer.ledger_committed)
     line_items = None
     if settings.stripe_secret_key is not None:
         client = make_client(
@@ -50,9 +54,11 @@ def build_container(settings: Settings, *, clock: Clock = utc_now) -> Container:
     return Container(
         settings=settings,
         engine=engine,
-        deliveries=DeliveryService(uow_factory, interpreter, clock, settings.refund_policy),
+        deliveries=DeliveryService(
+            uow_factory, interpreter, clock, settings.refund_policy, observer
+        ),
         users=UserService(uow_factory, clock),
-        wallets=WalletOperations(uow_factory, clock),
+        wallets=WalletOperations(uow_factory, clock, observer),
         expiry=ExpiryService(uow_factory, clock),
         audit=AuditService(uow_factory),
         queries=Queries(uow_factory),

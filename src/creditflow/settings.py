@@ -7,12 +7,13 @@ Nothing reads the environment at import time: the app factory and the CLI build 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from creditflow.domain.adjustments import RefundPolicy
+from creditflow.logging_setup import LogFormat
 
 DEFAULT_DATABASE_URL = "sqlite:///./creditflow.db"
 MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
@@ -45,6 +46,15 @@ class Settings(BaseSettings):
     expiry_interval_seconds: float = Field(
         60, ge=0, validation_alias=AliasChoices("CREDITFLOW_EXPIRY_INTERVAL")
     )
+    metrics_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("CREDITFLOW_METRICS_KEY")
+    )
+    log_format: LogFormat = Field(
+        LogFormat.JSON, validation_alias=AliasChoices("CREDITFLOW_LOG_FORMAT")
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias=AliasChoices("CREDITFLOW_LOG_LEVEL")
+    )
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -54,13 +64,26 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("stripe_secret_key", "api_key", "stripe_api_base", mode="before")
+    @field_validator(
+        "stripe_secret_key", "api_key", "metrics_key", "stripe_api_base", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """An empty variable (`STRIPE_SECRET_KEY=`) means "not configured", not an empty key."""
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        """`debug` or `DEBUG`: people type both."""
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_in_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("catalog_path", mode="before")
     @classmethod

@@ -62,11 +62,15 @@ def clean_environment(**overrides: str) -> dict[str, str]:
 class RunningServer:
     url: str
     workdir: Path
-    log: Path
+    log: Path  # stderr: what `serve` tells people (notes, warnings)
+    stdout: Path  # stdout: the log lines, and nothing else
     process: subprocess.Popen[bytes]
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def log_lines(self) -> list[str]:
+        return self.stdout.read_text(errors="replace").splitlines()
 
 
 @contextmanager
@@ -75,9 +79,10 @@ def serve(
 ) -> Iterator[RunningServer]:
     """`python -m creditflow.entrypoints.cli serve --port P` in `workdir`, until healthy.
 
-    Configured only by `env` (on a clean environment) and whatever it finds in `workdir`. A start
-    that dies, most likely because another process took the port first, is retried on a fresh
-    one. The process is always terminated on the way out; its output is printed on failure.
+    Configured only by `env` (on a clean environment) and whatever it finds in `workdir`; its
+    stderr (notes for people) and stdout (log lines) are kept apart, as a deployment sees them.
+    A start that dies, most likely because another process took the port first, is retried on a
+    fresh one. The process is always terminated on the way out; its output is printed on failure.
     """
     started: list[RunningServer] = []
     try:
@@ -94,6 +99,7 @@ def serve(
     except BaseException:
         for server in started:  # pytest shows it under "Captured stdout" of the failed test
             print(f"--- {server.log}\n{server.output()}")
+            print(f"--- {server.stdout}\n{server.stdout.read_text(errors='replace')}")
         raise
     finally:
         for server in started:
@@ -103,12 +109,13 @@ def serve(
 def _spawn(workdir: Path, env: dict[str, str], attempt: int) -> RunningServer:
     port = free_port()
     log = workdir / f"serve-{port}-{attempt}.log"
-    with log.open("wb") as output:
+    stdout = workdir / f"serve-{port}-{attempt}.stdout"
+    with log.open("wb") as errors, stdout.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "creditflow.entrypoints.cli", "serve", "--port", str(port)],
             env=env,
             cwd=workdir,
             stdout=output,
-            stderr=subprocess.STDOUT,
+            stderr=errors,
         )
-    return RunningServer(f"http://127.0.0.1:{port}", workdir, log, process)
+    return RunningServer(f"http://127.0.0.1:{port}", workdir, log, stdout, process)

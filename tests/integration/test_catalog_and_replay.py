@@ -9,7 +9,6 @@ through the real SDK client.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,39 +17,25 @@ from pydantic import SecretStr
 from tests.conftest import ClientFactory
 from tests.fakes.stripe_api import FakeStripeApi
 from tests.support import (
+    PRICE,
     api_get,
     auth,
     balance,
+    catalog_toml,
     deliver,
     derived_event,
     error_of,
     ledger,
+    paid_without_credits,
     purchases,
     register,
     replay,
+    session_id_of,
     stored_event,
 )
 
 USER = "user_42"  # client_reference_id of the derived fixtures
-PRICE = "price_1PgafmB7WZ01zgkW02Hf9z6c"  # the price of Stripe's example line item
 LINK = "plink_1Pgc78B7WZ01zgkWC75kX0jg"  # the payment link of the derived Payment Link body
-
-
-def catalog_toml(prices: dict[str, int] | None = None, links: dict[str, int] | None = None) -> str:
-    """The catalog format of DESIGN.md."""
-    lines = [f"[prices.{key}]\ncredits = {credits}\n" for key, credits in (prices or {}).items()]
-    lines += [
-        f"[payment_links.{key}]\ncredits = {credits}\n" for key, credits in (links or {}).items()
-    ]
-    return "\n".join(lines)
-
-
-def paid_without_credits(**session: Any) -> dict[str, Any]:
-    return derived_event("checkout_session_completed_paid.json", metadata={}, **session)
-
-
-def session_id_of(event: dict[str, Any]) -> str:
-    return str(event["data"]["object"]["id"])
 
 
 @pytest.fixture

@@ -11,16 +11,7 @@ from sqlalchemy.engine import make_url
 
 from creditflow.entrypoints.http import create_app
 from tests.conftest import scratch_postgres_database
-from tests.servers import free_port
 from tests.support import deliver, error_of, make_settings, paid_session_event
-
-
-@pytest.fixture
-def unreachable_database_url(database_url: str, tmp_path: Path) -> str:
-    """A database of the same engine that cannot be opened: no directory, or no server."""
-    if make_url(database_url).get_backend_name() == "sqlite":
-        return f"sqlite:///{tmp_path / 'no-such-directory' / 'creditflow.db'}"
-    return make_url(database_url).set(port=free_port()).render_as_string(hide_password=False)
 
 
 @pytest.fixture

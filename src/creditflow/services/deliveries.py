@@ -22,6 +22,7 @@ from creditflow.errors import DatabaseUnavailable, NeedsAttention, NotFound, Str
 from creditflow.services.adjustments import apply_money_back
 from creditflow.services.clock import Clock
 from creditflow.services.fulfilment import apply_payment
+from creditflow.services.observer import NO_OBSERVER, Observer
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +70,25 @@ class DeliveryService:
         interpreter: EventInterpreter,
         clock: Clock,
         refund_policy: RefundPolicy,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self._uow = uow_factory
         self._interpreter = interpreter
         self._clock = clock
         self._policy = refund_policy
+        self._observer = observer
 
     def receive(self, delivery: Delivery) -> DeliveryResult:
         interpretation = self._interpret(delivery.event)
+        result = self._store_and_process(delivery, interpretation)
+        self._observer.delivery_settled(delivery.event_type, result.status)
+        if isinstance(interpretation, StripeUnavailable):
+            raise interpretation
+        return result
+
+    def _store_and_process(
+        self, delivery: Delivery, interpretation: Interpretation | Unprocessable
+    ) -> DeliveryResult:
         with self._uow() as uow:
             now = self._clock()
             first = uow.inbox.add(
@@ -97,8 +109,6 @@ class DeliveryService:
                     )
             result = self._process(uow, delivery.event_id, interpretation)
             uow.commit()
-        if isinstance(interpretation, StripeUnavailable):
-            raise interpretation
         return result
 
     def replay(self, event_id: str) -> DeliveryResult:

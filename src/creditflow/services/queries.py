@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
 from creditflow.domain.ledger import LedgerEntry
@@ -9,6 +11,15 @@ from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchases import Purchase, PurchaseStatus
 from creditflow.domain.users import User, Wallet
 from creditflow.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits for someone, across every server process: for gauges and alerts."""
+
+    pending_grants: int
+    pending_credits: int
+    needs_attention: int
 
 
 class Queries:
@@ -52,3 +63,9 @@ class Queries:
         if stored is None:
             raise NotFound(f"no stored delivery {event_id}")
         return stored
+
+    def backlog(self) -> Backlog:
+        with self._uow() as uow:
+            pending_grants, pending_credits = uow.pending.unclaimed_totals()
+            needs_attention = uow.inbox.count(DeliveryStatus.NEEDS_ATTENTION)
+        return Backlog(pending_grants, pending_credits, needs_attention)

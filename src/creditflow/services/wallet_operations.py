@@ -12,8 +12,9 @@ from datetime import datetime
 
 from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.ledger import EntryKind, LedgerEntry, Posting
-from creditflow.errors import Conflict, InvalidRequest, NotFound
+from creditflow.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
 from creditflow.services.clock import Clock
+from creditflow.services.observer import NO_OBSERVER, Observer
 
 MAX_KEY_LENGTH = 200
 MAX_REASON_LENGTH = 500
@@ -27,9 +28,12 @@ class WalletChange:
 
 
 class WalletOperations:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, clock: Clock, observer: Observer = NO_OBSERVER
+    ) -> None:
         self._uow = uow_factory
         self._clock = clock
+        self._observer = observer
 
     def spend(self, user_id: str, credits: int, idempotency_key: str, reason: str) -> WalletChange:
         """Take credits, never below zero (402 with the balance otherwise)."""
@@ -42,7 +46,11 @@ class WalletOperations:
             key=f"spend:{user_id}:{idempotency_key}",
             reason=reason,
         )
-        return self._apply(posting)
+        try:
+            return self._apply(posting)
+        except InsufficientCredits as exc:
+            self._observer.spend_refused(exc.code)
+            raise
 
     def grant(
         self,

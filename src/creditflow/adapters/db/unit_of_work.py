@@ -2,13 +2,14 @@
 
 Services open it (`with uow_factory() as uow: ... uow.commit()`); nothing else begins or commits.
 Connection-level failures become `DatabaseUnavailable`, which the HTTP layer answers with 503 so
-Stripe retries the delivery later.
+Stripe retries the delivery later. Once a commit succeeds, the ledger entries it made are handed to
+`on_commit` (metrics count credits that really moved, whichever use case moved them).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from types import TracebackType
 
@@ -21,7 +22,10 @@ from creditflow.adapters.db.repositories.pending import PendingGrantRepository
 from creditflow.adapters.db.repositories.purchases import PurchaseRepository
 from creditflow.adapters.db.repositories.users import UserRepository
 from creditflow.adapters.db.repositories.wallets import WalletRepository
+from creditflow.domain.ledger import LedgerEntry
 from creditflow.errors import DatabaseUnavailable
+
+LedgerListener = Callable[[Sequence[LedgerEntry]], None]
 
 
 class UnitOfWork:
@@ -32,8 +36,9 @@ class UnitOfWork:
     pending: PendingGrantRepository
     lots: LotRepository
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, on_commit: LedgerListener | None = None) -> None:
         self._engine = engine
+        self._on_commit = on_commit
         self._connection: Connection | None = None
 
     def __enter__(self) -> UnitOfWork:
@@ -74,16 +79,21 @@ class UnitOfWork:
             if _is_connection_failure(exc):
                 raise _unavailable(exc) from exc
             raise
+        posted, self.wallets.posted = self.wallets.posted, []
+        if posted and self._on_commit is not None:
+            self._on_commit(posted)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """Undo a step's writes on error while keeping the transaction (and the inbox row)."""
         nested = self._require().begin_nested()
+        posted_before = len(self.wallets.posted)
         try:
             yield
         except BaseException as exc:
             with suppress(DBAPIError):  # the connection died; the check below reports it
                 nested.rollback()
+            del self.wallets.posted[posted_before:]  # those entries no longer exist
             if isinstance(exc, DBAPIError) and _is_connection_failure(exc):
                 raise _unavailable(exc) from exc
             raise

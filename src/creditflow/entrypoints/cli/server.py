@@ -26,6 +26,7 @@ from creditflow.entrypoints.cli.database import (
 from creditflow.entrypoints.cli.render import note, show, warn
 from creditflow.entrypoints.http import create_app
 from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
+from creditflow.logging_setup import configure_logging
 from creditflow.settings import Settings
 
 
@@ -37,6 +38,7 @@ def serve(
 
     On a fresh directory with nothing configured, writes a local webhook secret and API key to
     ./.env first (and says so), so `creditflow trigger` and `verify` work from another terminal.
+    Log lines go to stdout (JSON unless CREDITFLOW_LOG_FORMAT=text); notes for people to stderr.
     """
     settings = load_settings()
     if local_dev.wants_local_secrets(settings):
@@ -45,7 +47,9 @@ def serve(
     _warn_about_missing_secrets(settings)
     base = f"http://{host}:{port}"
     note(f"creditflow {__version__}: webhook endpoint {base}{WEBHOOK_PATH}, API docs {base}/docs")
-    uvicorn.run(create_app(settings), host=host, port=port)
+    configure_logging(settings.log_format, settings.log_level)
+    # log_config=None: uvicorn keeps its hands off logging, so its lines go through ours.
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
 
 
 def migrate() -> None:

@@ -30,6 +30,7 @@ from creditflow.entrypoints.http.schemas import (
     WalletChangeOut,
     WalletOut,
 )
+from creditflow.logging_setup import bound_event
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -133,5 +134,6 @@ def get_event(event_id: str, services: Services) -> EventDetailOut:
 @router.post("/events/{event_id}/replay", tags=["events"], response_model=ReplayOut)
 def replay_event(event_id: str, services: Services) -> ReplayOut:
     """Process a stored delivery again (after fixing the catalog, say). Never grants twice."""
-    result = services.deliveries.replay(event_id)
+    with bound_event(event_id):
+        result = services.deliveries.replay(event_id)
     return ReplayOut(event_id=result.event_id, status=result.status.value, error=result.error)

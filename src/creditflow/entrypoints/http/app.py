@@ -1,4 +1,8 @@
-"""The app factory: one app per configuration, nothing built at import time."""
+"""The app factory: one app per configuration, nothing built at import time.
+
+Each app has its own container and its own metrics registry; logging is configured by the process
+that serves it (`creditflow serve`), not here.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ from creditflow import __version__
 from creditflow.bootstrap import Container, build_container
 from creditflow.entrypoints.http import api
 from creditflow.entrypoints.http.errors import error_body, install_error_handlers
+from creditflow.entrypoints.http.metrics import Metrics, metrics_router
 from creditflow.entrypoints.http.periodic import PeriodicTask
+from creditflow.entrypoints.http.request_id import RequestIdMiddleware
 from creditflow.entrypoints.http.webhook import webhook_router
 from creditflow.services.clock import Clock, utc_now
 from creditflow.settings import Settings
@@ -23,7 +29,9 @@ from creditflow.settings import Settings
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
     settings = settings if settings is not None else Settings()
-    container = build_container(settings, clock=clock)
+    metrics = Metrics()
+    container = build_container(settings, clock=clock, observer=metrics)
+    metrics.watch_backlog(container.queries.backlog)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -42,9 +50,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         lifespan=lifespan,
     )
     app.state.container = container
+    app.state.metrics = metrics
+    app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     app.include_router(webhook_router(legacy=settings.legacy_webhook))
     app.include_router(api.router)
+    app.include_router(metrics_router())
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     return app
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -21,6 +23,8 @@ from creditflow.errors import (
     StripeUnavailable,
     Unauthorized,
 )
+
+log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[CreditflowError], int] = {
     InvalidDelivery: 400,
@@ -52,11 +56,14 @@ def status_for(exc: CreditflowError) -> int:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CreditflowError)
     async def _ours(_request: Request, exc: CreditflowError) -> JSONResponse:
+        status = status_for(exc)
+        if status >= 500 or isinstance(exc, Unauthorized):
+            # What an operator must fix, or someone knocking without the key. Our messages never
+            # carry a secret; the token a caller presented is not logged either.
+            log.warning("answered %d %s: %s", status, exc.code, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         return JSONResponse(
-            error_body(exc.code, exc.message, **exc.details),
-            status_code=status_for(exc),
-            headers=headers,
+            error_body(exc.code, exc.message, **exc.details), status_code=status, headers=headers
         )
 
     @app.exception_handler(RequestValidationError)

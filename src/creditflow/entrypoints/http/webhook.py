@@ -1,8 +1,13 @@
-"""The one webhook handler, served at /api/stripe/webhook (and the legacy alias when enabled)."""
+"""The one webhook handler, served at /api/stripe/webhook (and the legacy alias when enabled).
+
+Every request is timed, and one refused before anything is stored is counted by its reason here:
+only this layer sees those. Outcomes of stored deliveries are reported by the service itself.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -11,9 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from creditflow.adapters.stripe.signatures import verify_and_parse
 from creditflow.bootstrap import Container
 from creditflow.domain.deliveries import DeliveryStatus
-from creditflow.errors import PayloadTooLarge
+from creditflow.entrypoints.http.metrics import Metrics, app_metrics
+from creditflow.errors import CreditflowError, PayloadTooLarge
+from creditflow.logging_setup import bound_event
 from creditflow.services.deliveries import Delivery
-from creditflow.settings import MAX_WEBHOOK_BODY_BYTES
+from creditflow.settings import MAX_WEBHOOK_BODY_BYTES, Settings
 
 WEBHOOK_PATH = "/api/stripe/webhook"
 LEGACY_WEBHOOK_PATH = "/api/payment/webhook"
@@ -36,21 +43,25 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
 
 
 async def receive_webhook(request: Request) -> JSONResponse:
+    metrics = app_metrics(request)
+    with metrics.webhook_seconds.time():
+        return await _receive(request, metrics)
+
+
+async def _receive(request: Request, metrics: Metrics) -> JSONResponse:
     container: Container = request.app.state.container
-    settings = container.settings
     if request.url.path == LEGACY_WEBHOOK_PATH:
         log.warning(
             "delivery on the deprecated %s; point the Stripe endpoint at %s",
             LEGACY_WEBHOOK_PATH,
             WEBHOOK_PATH,
         )
-    body = await read_limited_body(request, MAX_WEBHOOK_BODY_BYTES)
-    event = verify_and_parse(
-        body,
-        request.headers.get("stripe-signature"),
-        settings.webhook_secrets,
-        settings.webhook_tolerance_seconds,
-    )
+    try:
+        body, event = await _verified(request, container.settings)
+    except CreditflowError as exc:
+        metrics.webhook_refused(exc.code)
+        log.warning("webhook refused (%s): %s", exc.code, exc.message)
+        raise
     delivery = Delivery(
         event_id=event["id"],
         event_type=event["type"],
@@ -59,7 +70,8 @@ async def receive_webhook(request: Request) -> JSONResponse:
         event=event,
         endpoint=request.url.path,
     )
-    result = await run_in_threadpool(container.deliveries.receive, delivery)
+    with bound_event(delivery.event_id):
+        result = await run_in_threadpool(container.deliveries.receive, delivery)
     if result.status is DeliveryStatus.FAILED:
         # 500: Stripe retries, and the retry processes it again. What failed is on the inbox row
         # for operators; the response, shown in Stripe's Dashboard, does not echo internals.
@@ -70,6 +82,18 @@ async def receive_webhook(request: Request) -> JSONResponse:
     return JSONResponse(
         {"event_id": result.event_id, "status": result.status.value, "error": result.error}
     )
+
+
+async def _verified(request: Request, settings: Settings) -> tuple[bytes, dict[str, Any]]:
+    """The body and the event it holds, once a configured secret's signature vouches for it."""
+    body = await read_limited_body(request, MAX_WEBHOOK_BODY_BYTES)
+    event = verify_and_parse(
+        body,
+        request.headers.get("stripe-signature"),
+        settings.webhook_secrets,
+        settings.webhook_tolerance_seconds,
+    )
+    return body, event
 
 
 def webhook_router(*, legacy: bool) -> APIRouter:

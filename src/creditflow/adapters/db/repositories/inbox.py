@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, func, select, update
 
 from creditflow.adapters.db.repositories._sql import insert_if_absent
 from creditflow.adapters.db.tables import webhook_events
@@ -65,6 +65,16 @@ class InboxRepository:
             update(webhook_events)
             .where(webhook_events.c.id == event_id)
             .values(status=status.value, error=error, processed_at=now)
+        )
+
+    def count(self, status: DeliveryStatus) -> int:
+        """Stored deliveries with this outcome (the status index answers it)."""
+        return int(
+            self._connection.execute(
+                select(func.count())
+                .select_from(webhook_events)
+                .where(webhook_events.c.status == status.value)
+            ).scalar_one()
         )
 
     def list(self, status: DeliveryStatus | None, limit: int) -> list[StoredDelivery]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, and_, or_, select, update
+from sqlalchemy import Connection, Row, and_, func, or_, select, update
 
 from creditflow.adapters.db.tables import pending_grants
 from creditflow.domain.pending import PendingGrant
@@ -80,6 +80,15 @@ class PendingGrantRepository:
             )
             .values(credits=credits)
         )
+
+    def unclaimed_totals(self) -> tuple[int, int]:
+        """How many grants wait for their buyer, and how many credits they hold together."""
+        count, credits = self._connection.execute(
+            select(func.count(), func.coalesce(func.sum(pending_grants.c.credits), 0)).where(
+                pending_grants.c.claimed_at.is_(None)
+            )
+        ).one()
+        return int(count), int(credits)
 
     def list_unclaimed(self, limit: int) -> list[PendingGrant]:
         query = (

@@ -18,6 +18,8 @@ class WalletRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._lots = LotRepository(connection)
+        # What this transaction posted, in order; the unit of work reports it once committed.
+        self.posted: list[LedgerEntry] = []
 
     def get(self, user_id: str) -> Wallet | None:
         row = self._connection.execute(
@@ -78,7 +80,9 @@ class WalletRepository:
             )
             .returning(*ledger_entries.c)
         ).one()
-        return _entry(row)
+        entry = _entry(row)
+        self.posted.append(entry)
+        return entry
 
     def _fill_lots(self, posting: Posting, balance: int, now: datetime) -> None:
         credits = credits_for_lots(posting.delta, balance)

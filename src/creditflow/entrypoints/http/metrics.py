@@ -1,0 +1,182 @@
+"""Prometheus metrics: what creditflow counts, and `GET /metrics` to read them.
+
+Counters and the latency histogram belong to this process: with several server processes each
+exposes its own and Prometheus adds them up across targets. The backlog gauges are read from the
+database when scraped, so every process reports the same, global, numbers. Each app has a
+registry of its own, never the library's global one: tests build many apps in one process.
+
+`Metrics` is the services' `Observer` (they report after each commit) plus what only the HTTP
+layer sees: webhook requests refused before anything was stored, and how long each one took.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+
+from fastapi import APIRouter, Depends, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import generate_latest as render
+from prometheus_client.core import GaugeMetricFamily, Metric
+from starlette.concurrency import run_in_threadpool
+
+from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.domain.ledger import EntryKind, LedgerEntry
+from creditflow.entrypoints.http.auth import require_metrics_key
+from creditflow.errors import (
+    DatabaseUnavailable,
+    InsufficientCredits,
+    MalformedPayload,
+    NotConfigured,
+    PayloadTooLarge,
+    SignatureInvalid,
+)
+from creditflow.services.queries import Backlog
+
+log = logging.getLogger(__name__)
+
+METRICS_PATH = "/metrics"
+# Ledger kinds that put credits into a wallet, as the `source` label names them.
+GRANT_SOURCES = {EntryKind.PURCHASE.value: "purchase", EntryKind.GRANT.value: "promotional"}
+REFUSAL_REASONS = tuple(
+    error.code for error in (SignatureInvalid, MalformedPayload, PayloadTooLarge, NotConfigured)
+)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self.deliveries = Counter(
+            "creditflow_webhook_deliveries",
+            "Verified webhook deliveries, by Stripe event type and the outcome stored on them.",
+            ["event_type", "outcome"],
+            registry=registry,
+        )
+        self.refused = Counter(
+            "creditflow_webhook_refused",
+            "Webhook requests refused before anything was stored, by error code.",
+            ["reason"],
+            registry=registry,
+        )
+        self.webhook_seconds = Histogram(
+            "creditflow_webhook_duration_seconds",
+            "Time to answer a webhook request, from arrival to response (refused ones too).",
+            registry=registry,
+        )
+        self.grants = Counter(
+            "creditflow_grants",
+            "Grants that put credits into a wallet: purchases (a pending grant once claimed) and "
+            "promotional grants.",
+            ["source"],
+            registry=registry,
+        )
+        self.credits_granted = Counter(
+            "creditflow_credits_granted",
+            "Credits those grants put into wallets.",
+            ["source"],
+            registry=registry,
+        )
+        self.spends = Counter(
+            "creditflow_spends",
+            "Spends that took credits (a retry with the same idempotency key is not counted).",
+            registry=registry,
+        )
+        self.credits_spent = Counter(
+            "creditflow_credits_spent", "Credits those spends took.", registry=registry
+        )
+        self.spends_refused = Counter(
+            "creditflow_spends_refused", "Spends refused, by reason.", ["reason"], registry=registry
+        )
+        # Series that exist from the start read 0 instead of being absent until the first event.
+        for reason in REFUSAL_REASONS:
+            self.refused.labels(reason)
+        for source in GRANT_SOURCES.values():
+            self.grants.labels(source)
+            self.credits_granted.labels(source)
+        self.spends_refused.labels(InsufficientCredits.code)
+
+    def watch_backlog(self, read: Callable[[], Backlog]) -> None:
+        """Report `read()` (a database query) at every scrape."""
+        self.registry.register(BacklogCollector(read))
+
+    def delivery_settled(self, event_type: str, status: DeliveryStatus) -> None:
+        # Event types come from verified deliveries only: Stripe's own, bounded set of names.
+        self.deliveries.labels(event_type, status.value).inc()
+
+    def ledger_committed(self, entries: Sequence[LedgerEntry]) -> None:
+        for entry in entries:
+            source = GRANT_SOURCES.get(entry.kind)
+            if source is not None and entry.delta > 0:
+                self.grants.labels(source).inc()
+                self.credits_granted.labels(source).inc(entry.delta)
+            elif entry.kind == EntryKind.SPEND:
+                self.spends.inc()
+                self.credits_spent.inc(-entry.delta)
+
+    def spend_refused(self, reason: str) -> None:
+        self.spends_refused.labels(reason).inc()
+
+    def webhook_refused(self, reason: str) -> None:
+        self.refused.labels(reason).inc()
+
+
+class BacklogCollector:
+    """Gauges read from the database at scrape time, so they are global across processes."""
+
+    def __init__(self, read: Callable[[], Backlog]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily(
+            "creditflow_database_up", "1 when the database answered this scrape's queries."
+        )
+        try:
+            backlog = self._read()
+        except DatabaseUnavailable as exc:
+            # The process's own counters are still worth scraping; the backlog is simply absent.
+            log.warning("metrics scrape without the backlog: %s", exc.message)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield GaugeMetricFamily(
+            "creditflow_pending_grants",
+            "Pending grants not claimed yet: paid for by a buyer who is not a user yet.",
+            value=backlog.pending_grants,
+        )
+        yield GaugeMetricFamily(
+            "creditflow_pending_grant_credits",
+            "Credits held by those pending grants.",
+            value=backlog.pending_credits,
+        )
+        yield GaugeMetricFamily(
+            "creditflow_needs_attention_events",
+            "Stored deliveries parked as needs_attention until an operator acts.",
+            value=backlog.needs_attention,
+        )
+
+
+def app_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics  # type: ignore[no-any-return]
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """The Prometheus text format. Rendered in a worker thread: the backlog reads the database."""
+    body = await run_in_threadpool(render, app_metrics(request).registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_router() -> APIRouter:
+    """For Prometheus, not for the app: left out of the OpenAPI document (see the README)."""
+    router = APIRouter()
+    router.add_api_route(
+        METRICS_PATH,
+        metrics_endpoint,
+        methods=["GET"],
+        response_class=Response,
+        dependencies=[Depends(require_metrics_key)],
+        include_in_schema=False,
+    )
+    return router
