@@ -70,7 +70,8 @@ def _write_local_secrets() -> Settings:
         f"creditflow wrote {path} (readable by you only):"
     )
     for line in lines:
-        note(f"    {line}")
+        name = line.partition("=")[0]
+        note(f"    {name}=...")  # values stay in the file: terminals get recorded and shared
     note(
         "`creditflow trigger` and `creditflow verify` run from this directory read the same file. "
         "Delete it, or set these variables yourself, to choose other values."
