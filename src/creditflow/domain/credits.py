@@ -30,12 +30,19 @@ class LineItem:
 
 @dataclass(frozen=True)
 class Catalog:
-    """Whole credits per unit bought, keyed by Stripe price id or payment link id."""
+    """Whole credits per unit bought, keyed by Stripe price id or payment link id.
+
+    `packs` name the prices the app sells through `POST /v1/checkout-sessions` (name -> price id).
+    """
 
     prices: Mapping[str, int] = field(default_factory=dict)
     payment_links: Mapping[str, int] = field(default_factory=dict)
+    packs: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name, price_id in self.packs.items():
+            if not isinstance(price_id, str) or not price_id.strip():
+                raise ValueError(f"catalog: pack {name!r} must name a Stripe price id")
         for kind, table in (("price", self.prices), ("payment link", self.payment_links)):
             for key, credits in table.items():
                 if type(credits) is not int or not 0 < credits <= MAX_CREDITS:
