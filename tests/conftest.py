@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -147,12 +148,8 @@ def client_for(database_url: str) -> Iterator[ClientFactory]:
     assert_ledger_matches_balances(database_url)
 
 
-@pytest.fixture
-def live_server(settings: Settings) -> Iterator[str]:
-    """The real app under uvicorn on a real port (in a thread), on the parametrised database.
-
-    For what the in-process TestClient cannot show: truly concurrent requests, chunked bodies.
-    """
+@contextmanager
+def _live(settings: Settings) -> Iterator[str]:
     app = create_app(settings)
     with serve_in_thread(app) as url:
         wait_until_healthy(url)
@@ -162,9 +159,37 @@ def live_server(settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """The real app under uvicorn on a real port (in a thread), on the parametrised database.
+
+    For what the in-process TestClient cannot show: truly concurrent requests, chunked bodies.
+    """
+    with _live(settings) as url:
+        yield url
+
+
+@pytest.fixture
 def fake_stripe() -> Iterator[FakeStripeApi]:
     """A fake Stripe API on a real port; point `stripe_api_base` at `fake_stripe.base_url`."""
     fake = FakeStripeApi(api_key="sk_test_fake_0123456789")
     with serve_in_thread(fake.app()) as url:
         fake.base_url = url
         yield fake
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Path:
+    """The configured catalog file; it exists but prices nothing until a test writes it."""
+    path = tmp_path / "catalog.toml"
+    path.write_text("# credits per Stripe price / payment link id, and packs\n")
+    return path
+
+
+@pytest.fixture
+def stripe_app(client_for: ClientFactory, fake_stripe: FakeStripeApi, catalog: Path) -> TestClient:
+    """The app with the catalog and a Stripe key, its API base pointed at the fake Stripe."""
+    return client_for(
+        catalog_path=catalog,
+        stripe_secret_key=SecretStr(fake_stripe.api_key),
+        stripe_api_base=fake_stripe.base_url,
+    )

@@ -16,6 +16,8 @@ from sqlalchemy import create_engine, func, select, text
 
 from creditflow.adapters.db.tables import ledger_entries, metadata, wallets
 from creditflow.adapters.stripe import samples
+from creditflow.adapters.stripe.client import DEFAULT_TIMEOUTS, Timeouts, make_client
+from creditflow.adapters.stripe.gateway import StripeGateway
 from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
 from creditflow.services.audit import Finding
 from creditflow.settings import Settings
@@ -39,6 +41,28 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def catalog_toml(
+    prices: dict[str, int] | None = None,
+    links: dict[str, int] | None = None,
+    packs: dict[str, str] | None = None,
+) -> str:
+    """The catalog format of DESIGN.md, with packs (name -> price id) as the README describes."""
+    lines = [f"[prices.{key}]\ncredits = {credits}\n" for key, credits in (prices or {}).items()]
+    lines += [
+        f"[payment_links.{key}]\ncredits = {credits}\n" for key, credits in (links or {}).items()
+    ]
+    lines += [f'[packs.{name}]\nprice = "{price}"\n' for name, price in (packs or {}).items()]
+    return "\n".join(lines)
+
+
+def stripe_gateway(
+    base_url: str, api_key: str, *, timeouts: Timeouts = DEFAULT_TIMEOUTS, retries: int = 0
+) -> StripeGateway:
+    """The gateway creditflow builds, pointed at a local Stripe; no retries unless asked."""
+    client = make_client(api_key, base_url, timeouts=timeouts, max_network_retries=retries)
+    return StripeGateway(client)
 
 
 def paid_session_event(**session: Any) -> dict[str, Any]:
