@@ -149,6 +149,17 @@ def ledger(client: httpx.Client, user_id: str) -> list[dict[str, Any]]:
     return api_get(client, f"/v1/wallets/{user_id}/ledger")["entries"]  # type: ignore[no-any-return]
 
 
+def create_checkout(client: httpx.Client, user_id: str, **fields: Any) -> httpx.Response:
+    """POST /v1/checkout-sessions; `fields` are price_id or pack, quantity, and any override."""
+    body = {
+        "user_id": user_id,
+        "success_url": "https://app.example.com/paid?session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": "https://app.example.com/shop",
+        **fields,
+    }
+    return client.post("/v1/checkout-sessions", json=body, headers=auth())
+
+
 def stored_event(client: httpx.Client, event_id: str) -> dict[str, Any]:
     return api_get(client, f"/v1/events/{event_id}")  # type: ignore[no-any-return]
 

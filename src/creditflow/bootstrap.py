@@ -14,6 +14,7 @@ from creditflow.adapters.stripe.client import make_client
 from creditflow.adapters.stripe.events import StripeEventInterpreter
 from creditflow.adapters.stripe.gateway import StripeGateway
 from creditflow.services.audit import AuditService
+from creditflow.services.checkout import CheckoutService
 from creditflow.services.clock import Clock, utc_now
 from creditflow.services.deliveries import DeliveryService
 from creditflow.services.expiry import ExpiryService
@@ -29,6 +30,7 @@ class Container:
     engine: Engine
     stripe: StripeGateway | None  # None without STRIPE_SECRET_KEY
     deliveries: DeliveryService
+    checkout: CheckoutService
     users: UserService
     wallets: WalletOperations
     expiry: ExpiryService
@@ -52,6 +54,7 @@ def build_container(settings: Settings, *, clock: Clock = utc_now) -> Container:
         engine=engine,
         stripe=gateway,
         deliveries=deliveries,
+        checkout=CheckoutService(uow_factory, catalog, gateway),
         users=UserService(uow_factory, clock),
         wallets=WalletOperations(uow_factory, clock),
         expiry=ExpiryService(uow_factory, clock),

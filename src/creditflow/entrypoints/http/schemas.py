@@ -188,3 +188,23 @@ class WalletChangeOut(BaseModel):
     balance: int
     entry: LedgerEntryOut
     replayed: bool = Field(description="true when this key was already used: nothing moved")
+
+
+class CheckoutSessionIn(BaseModel):
+    user_id: str = Field(min_length=1, max_length=255, examples=["user_42"])
+    price_id: str | None = Field(None, max_length=255, examples=["price_1PqXyZ"])
+    pack: str | None = Field(None, max_length=255, examples=["starter"])
+    quantity: int = Field(1, ge=1, strict=True)
+    success_url: str = Field(
+        max_length=2048,
+        pattern=r"^https?://",
+        examples=["https://app.example.com/paid?session_id={CHECKOUT_SESSION_ID}"],
+        description="Stripe replaces {CHECKOUT_SESSION_ID}: the page then calls .../fulfil",
+    )
+    cancel_url: str = Field(max_length=2048, pattern=r"^https?://")
+
+
+class CheckoutSessionOut(BaseModel):
+    id: str
+    url: str | None = Field(description="Stripe's hosted payment page: send the buyer there")
+    credits: int = Field(description="what the session grants once paid")

@@ -1,0 +1,88 @@
+"""Checkout from the app's side: create a Checkout Session for a user.
+
+`create` writes nothing: the session carries all that later events need (domain/checkout.py), and
+the user check is one short read. No transaction is ever held open across a call to Stripe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
+from creditflow.domain.checkout import CheckoutOrder, CreatedSession, SessionRequest
+from creditflow.domain.credits import Catalog, NoCreditsRule, total_credits, unit_credits
+from creditflow.errors import InvalidRequest, NotConfigured, NotFound
+
+
+class CheckoutGateway(Protocol):
+    """The Stripe calls checkout needs (`StripeGateway`)."""
+
+    def create_checkout_session(self, request: SessionRequest) -> CreatedSession: ...
+
+    def price_credits(self, price_id: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class NewCheckout:
+    session: CreatedSession
+    credits: int
+
+
+class CheckoutService:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        catalog: Callable[[], Catalog],
+        gateway: CheckoutGateway | None,
+    ) -> None:
+        self._uow = uow_factory
+        self._catalog = catalog
+        self._gateway = gateway
+
+    def create(self, order: CheckoutOrder) -> NewCheckout:
+        gateway = self._require_gateway("create checkout sessions")
+        catalog = self._catalog()
+        price_id = order.price_in(catalog)
+        with self._uow() as uow:
+            if uow.users.get(order.user_id) is None:
+                raise NotFound(f"no user {order.user_id}")
+        try:
+            credits = total_credits(
+                _unit_credits(gateway, price_id, catalog),
+                order.quantity,
+                f"{order.quantity} of {price_id}",
+            )
+        except NoCreditsRule as exc:
+            raise InvalidRequest(exc.message) from exc
+        request = SessionRequest(
+            user_id=order.user_id,
+            price_id=price_id,
+            quantity=order.quantity,
+            credits=credits,
+            success_url=order.success_url,
+            cancel_url=order.cancel_url,
+        )
+        return NewCheckout(gateway.create_checkout_session(request), credits)
+
+    def _require_gateway(self, what: str) -> CheckoutGateway:
+        if self._gateway is None:
+            raise NotConfigured(f"STRIPE_SECRET_KEY is not set: creditflow cannot {what}")
+        return self._gateway
+
+
+def _unit_credits(gateway: CheckoutGateway, price_id: str, catalog: Catalog) -> int:
+    """The catalog's entry for the price, else the price's metadata.credits read from Stripe."""
+    if price_id in catalog.prices:
+        return catalog.prices[price_id]
+    try:
+        credits = unit_credits(price_id, catalog, gateway.price_credits(price_id))
+    except NotFound as exc:
+        raise InvalidRequest(f"price {price_id} is not in the catalog, nor in Stripe") from exc
+    if credits is None:
+        raise InvalidRequest(
+            f"price {price_id} is not in the catalog (CREDITFLOW_CATALOG) and has no "
+            "metadata.credits in Stripe: no rule says how many credits it buys"
+        )
+    return credits
