@@ -169,6 +169,15 @@ def live_server(settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture
+def live_server_for(database_url: str) -> Iterator[Callable[..., str]]:
+    """`live_server_for(**settings)`: like `live_server`, for a configuration the test chooses."""
+    with ExitStack() as stack:
+        yield lambda **overrides: stack.enter_context(
+            _live(make_settings(database_url, **overrides))
+        )
+
+
+@pytest.fixture
 def fake_stripe() -> Iterator[FakeStripeApi]:
     """A fake Stripe API on a real port; point `stripe_api_base` at `fake_stripe.base_url`."""
     fake = FakeStripeApi(api_key="sk_test_fake_0123456789")

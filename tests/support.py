@@ -160,6 +160,10 @@ def create_checkout(client: httpx.Client, user_id: str, **fields: Any) -> httpx.
     return client.post("/v1/checkout-sessions", json=body, headers=auth())
 
 
+def fulfil(client: httpx.Client, session_id: str) -> httpx.Response:
+    return client.post(f"/v1/checkout-sessions/{session_id}/fulfil", headers=auth())
+
+
 def stored_event(client: httpx.Client, event_id: str) -> dict[str, Any]:
     return api_get(client, f"/v1/events/{event_id}")  # type: ignore[no-any-return]
 

@@ -208,3 +208,16 @@ class CheckoutSessionOut(BaseModel):
     id: str
     url: str | None = Field(description="Stripe's hosted payment page: send the buyer there")
     credits: int = Field(description="what the session grants once paid")
+
+
+class FulfilmentOut(BaseModel):
+    checkout_session_id: str
+    status: str = Field(
+        description="the purchase's status (awaiting_payment, paid, ...), or needs_attention / "
+        "ignored when no purchase was recorded"
+    )
+    credits: int | None
+    user_id: str | None
+    event_id: str = Field(description="the inbox row this call was stored as")
+    outcome: str = Field(description="processed, duplicate, ignored or needs_attention")
+    error: str | None
