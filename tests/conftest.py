@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -25,13 +27,14 @@ from creditflow.adapters.db.tables import metadata
 from creditflow.entrypoints.http import create_app
 from creditflow.settings import Settings
 from tests.fakes.stripe_api import FakeStripeApi
-from tests.servers import serve_in_thread, wait_until_healthy
+from tests.servers import serve_in_thread, stop_process, wait_until_healthy
 from tests.support import assert_audit_clean, assert_ledger_matches_balances, make_settings
 
 POSTGRES_SERVER_URL = os.environ.get(
     "CREDITFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 CONFIG_PREFIXES = ("CREDITFLOW_", "STRIPE_")
+LOCALSTRIPE_LAUNCHER = Path(__file__).parent / "localstripe_server.py"
 
 
 @pytest.fixture(autouse=True)
@@ -184,6 +187,30 @@ def fake_stripe() -> Iterator[FakeStripeApi]:
     with serve_in_thread(fake.app()) as url:
         fake.base_url = url
         yield fake
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """localstripe in its own process on 127.0.0.1 (tests/localstripe_server.py); its base URL.
+
+    One per test worker, started when a test first needs it. Its objects and webhook endpoints
+    live in that process's memory only; tests tell theirs apart by id.
+    """
+    log = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
+    with log.open("wb") as errors:
+        process = subprocess.Popen(
+            [sys.executable, str(LOCALSTRIPE_LAUNCHER)], stdout=subprocess.PIPE, stderr=errors
+        )
+    try:
+        assert process.stdout is not None
+        port = process.stdout.readline().strip()
+        if not port.isdigit():
+            raise RuntimeError(f"localstripe did not start: {log.read_text(errors='replace')}")
+        yield f"http://127.0.0.1:{int(port)}"
+    finally:
+        stop_process(process)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 @pytest.fixture
