@@ -217,6 +217,24 @@ def test_a_paid_session_without_metadata_is_priced_by_its_prices_metadata(
     assert granted(shop) == [100]
 
 
+def test_a_session_that_crashes_processing_is_500_stored_and_processed_by_the_next_fulfil(
+    shop: TestClient, fake_stripe: FakeStripeApi
+) -> None:
+    session_id = checkout(shop)
+    session = fake_stripe.pay(session_id)
+    details = session["customer_details"]
+    session["customer_details"] = "not an object"  # input no rule foresaw
+
+    crashed = fulfil(shop, session_id)
+    session["customer_details"] = details
+    retried = fulfil(shop, session_id)
+
+    assert error_of(crashed) == (500, "processing_failed")
+    assert "not an object" not in crashed.text
+    assert (retried.json()["status"], retried.json()["outcome"]) == ("paid", "processed")
+    assert granted(shop) == [100]
+
+
 def test_fulfilling_a_session_stripe_does_not_have_is_404(shop: TestClient) -> None:
     assert error_of(fulfil(shop, "cs_test_nope")) == (404, "not_found")
 
