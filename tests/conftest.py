@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -25,13 +28,14 @@ from creditflow.entrypoints.http import create_app
 from creditflow.services.clock import Clock, utc_now
 from creditflow.settings import Settings
 from tests.fakes.stripe_api import FakeStripeApi
-from tests.servers import free_port, serve_in_thread, wait_until_healthy
+from tests.servers import free_port, serve_in_thread, stop_process, wait_until_healthy
 from tests.support import assert_audit_clean, assert_ledger_matches_balances, make_settings
 
 POSTGRES_SERVER_URL = os.environ.get(
     "CREDITFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 CONFIG_PREFIXES = ("CREDITFLOW_", "STRIPE_")
+LOCALSTRIPE_LAUNCHER = Path(__file__).parent / "localstripe_server.py"
 
 
 @pytest.fixture(autouse=True)
@@ -159,12 +163,8 @@ def client_for(database_url: str) -> Iterator[ClientFactory]:
     assert_ledger_matches_balances(database_url)
 
 
-@pytest.fixture
-def live_server(settings: Settings) -> Iterator[str]:
-    """The real app under uvicorn on a real port (in a thread), on the parametrised database.
-
-    For what the in-process TestClient cannot show: truly concurrent requests, chunked bodies.
-    """
+@contextmanager
+def _live(settings: Settings) -> Iterator[str]:
     app = create_app(settings)
     with serve_in_thread(app) as url:
         wait_until_healthy(url)
@@ -174,9 +174,70 @@ def live_server(settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """The real app under uvicorn on a real port (in a thread), on the parametrised database.
+
+    For what the in-process TestClient cannot show: truly concurrent requests, chunked bodies.
+    """
+    with _live(settings) as url:
+        yield url
+
+
+@pytest.fixture
+def live_server_for(database_url: str) -> Iterator[Callable[..., str]]:
+    """`live_server_for(**settings)`: like `live_server`, for a configuration the test chooses."""
+    with ExitStack() as stack:
+        yield lambda **overrides: stack.enter_context(
+            _live(make_settings(database_url, **overrides))
+        )
+
+
+@pytest.fixture
 def fake_stripe() -> Iterator[FakeStripeApi]:
     """A fake Stripe API on a real port; point `stripe_api_base` at `fake_stripe.base_url`."""
     fake = FakeStripeApi(api_key="sk_test_fake_0123456789")
     with serve_in_thread(fake.app()) as url:
         fake.base_url = url
         yield fake
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """localstripe in its own process on 127.0.0.1 (tests/localstripe_server.py); its base URL.
+
+    One per test worker, started when a test first needs it. Its objects and webhook endpoints
+    live in that process's memory only; tests tell theirs apart by id.
+    """
+    log = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
+    with log.open("wb") as errors:
+        process = subprocess.Popen(
+            [sys.executable, str(LOCALSTRIPE_LAUNCHER)], stdout=subprocess.PIPE, stderr=errors
+        )
+    try:
+        assert process.stdout is not None
+        port = process.stdout.readline().strip()
+        if not port.isdigit():
+            raise RuntimeError(f"localstripe did not start: {log.read_text(errors='replace')}")
+        yield f"http://127.0.0.1:{int(port)}"
+    finally:
+        stop_process(process)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Path:
+    """The configured catalog file; it exists but prices nothing until a test writes it."""
+    path = tmp_path / "catalog.toml"
+    path.write_text("# credits per Stripe price / payment link id, and packs\n")
+    return path
+
+
+@pytest.fixture
+def stripe_app(client_for: ClientFactory, fake_stripe: FakeStripeApi, catalog: Path) -> TestClient:
+    """The app with the catalog and a Stripe key, its API base pointed at the fake Stripe."""
+    return client_for(
+        catalog_path=catalog,
+        stripe_secret_key=SecretStr(fake_stripe.api_key),
+        stripe_api_base=fake_stripe.base_url,
+    )

@@ -20,6 +20,8 @@ from sqlalchemy import create_engine, func, select, text
 
 from creditflow.adapters.db.tables import ledger_entries, metadata, wallets
 from creditflow.adapters.stripe import samples
+from creditflow.adapters.stripe.client import DEFAULT_TIMEOUTS, Timeouts, make_client
+from creditflow.adapters.stripe.gateway import StripeGateway
 from creditflow.bootstrap import Container, build_container
 from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
 from creditflow.services.audit import Finding
@@ -47,6 +49,28 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+def catalog_toml(
+    prices: dict[str, int] | None = None,
+    links: dict[str, int] | None = None,
+    packs: dict[str, str] | None = None,
+) -> str:
+    """The catalog format of DESIGN.md, with packs (name -> price id) as the README describes."""
+    lines = [f"[prices.{key}]\ncredits = {credits}\n" for key, credits in (prices or {}).items()]
+    lines += [
+        f"[payment_links.{key}]\ncredits = {credits}\n" for key, credits in (links or {}).items()
+    ]
+    lines += [f'[packs.{name}]\nprice = "{price}"\n' for name, price in (packs or {}).items()]
+    return "\n".join(lines)
+
+
+def stripe_gateway(
+    base_url: str, api_key: str, *, timeouts: Timeouts = DEFAULT_TIMEOUTS, retries: int = 0
+) -> StripeGateway:
+    """The gateway creditflow builds, pointed at a local Stripe; no retries unless asked."""
+    client = make_client(api_key, base_url, timeouts=timeouts, max_network_retries=retries)
+    return StripeGateway(client)
+
+
 def paid_session_event(**session: Any) -> dict[str, Any]:
     return samples.event("checkout.session.completed", samples.checkout_session(**session))
 
@@ -67,15 +91,6 @@ def paid_without_credits(**session: Any) -> dict[str, Any]:
 
 def session_id_of(event: dict[str, Any]) -> str:
     return str(event["data"]["object"]["id"])
-
-
-def catalog_toml(prices: dict[str, int] | None = None, links: dict[str, int] | None = None) -> str:
-    """The catalog format of DESIGN.md."""
-    lines = [f"[prices.{key}]\ncredits = {credits}\n" for key, credits in (prices or {}).items()]
-    lines += [
-        f"[payment_links.{key}]\ncredits = {credits}\n" for key, credits in (links or {}).items()
-    ]
-    return "\n".join(lines)
 
 
 def deliver(
@@ -147,6 +162,21 @@ def pending_grants(client: httpx.Client) -> list[dict[str, Any]]:
 
 def ledger(client: httpx.Client, user_id: str) -> list[dict[str, Any]]:
     return api_get(client, f"/v1/wallets/{user_id}/ledger")["entries"]  # type: ignore[no-any-return]
+
+
+def create_checkout(client: httpx.Client, user_id: str, **fields: Any) -> httpx.Response:
+    """POST /v1/checkout-sessions; `fields` are price_id or pack, quantity, and any override."""
+    body = {
+        "user_id": user_id,
+        "success_url": "https://app.example.com/paid?session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": "https://app.example.com/shop",
+        **fields,
+    }
+    return client.post("/v1/checkout-sessions", json=body, headers=auth())
+
+
+def fulfil(client: httpx.Client, session_id: str) -> httpx.Response:
+    return client.post(f"/v1/checkout-sessions/{session_id}/fulfil", headers=auth())
 
 
 def stored_event(client: httpx.Client, event_id: str) -> dict[str, Any]:

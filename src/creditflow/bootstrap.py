@@ -9,10 +9,12 @@ from sqlalchemy import Engine
 
 from creditflow.adapters.db.engine import build_engine
 from creditflow.adapters.db.unit_of_work import UnitOfWork
-from creditflow.adapters.stripe.api import StripeLineItems, make_client
 from creditflow.adapters.stripe.catalog import CatalogFile
+from creditflow.adapters.stripe.client import make_client
 from creditflow.adapters.stripe.events import StripeEventInterpreter
+from creditflow.adapters.stripe.gateway import StripeGateway
 from creditflow.services.audit import AuditService
+from creditflow.services.checkout import CheckoutService
 from creditflow.services.clock import Clock, utc_now
 from creditflow.services.deliveries import DeliveryService
 from creditflow.services.expiry import ExpiryService
@@ -27,7 +29,9 @@ from creditflow.settings import Settings
 class Container:
     settings: Settings
     engine: Engine
+    stripe: StripeGateway | None  # None without STRIPE_SECRET_KEY
     deliveries: DeliveryService
+    checkout: CheckoutService
     users: UserService
     wallets: WalletOperations
     expiry: ExpiryService
@@ -44,22 +48,32 @@ def build_container(
     """`observer` hears what the services did (the HTTP app's metrics); the CLI needs none."""
     engine = build_engine(settings.database_url)
     uow_factory = partial(UnitOfWork, engine, on_commit=observer.ledger_committed)
-    line_items = None
-    if settings.stripe_secret_key is not None:
-        client = make_client(
-            settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base
-        )
-        line_items = StripeLineItems(client)
-    interpreter = StripeEventInterpreter(CatalogFile(settings.catalog_path).current, line_items)
+    gateway = build_gateway(settings)
+    catalog = CatalogFile(settings.catalog_path).current
+    deliveries = DeliveryService(
+        uow_factory,
+        StripeEventInterpreter(catalog, gateway),
+        clock,
+        settings.refund_policy,
+        observer,
+    )
     return Container(
         settings=settings,
         engine=engine,
-        deliveries=DeliveryService(
-            uow_factory, interpreter, clock, settings.refund_policy, observer
-        ),
+        stripe=gateway,
+        deliveries=deliveries,
+        checkout=CheckoutService(uow_factory, catalog, gateway, deliveries, clock),
         users=UserService(uow_factory, clock),
         wallets=WalletOperations(uow_factory, clock, observer),
         expiry=ExpiryService(uow_factory, clock),
         audit=AuditService(uow_factory),
         queries=Queries(uow_factory),
     )
+
+
+def build_gateway(settings: Settings) -> StripeGateway | None:
+    """The one Stripe gateway of this configuration; None when no API key is set."""
+    if settings.stripe_secret_key is None:
+        return None
+    client = make_client(settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base)
+    return StripeGateway(client)

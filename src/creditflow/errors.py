@@ -6,11 +6,13 @@ CreditflowError
 │   └── MalformedPayload     not JSON, not an event object
 ├── PayloadTooLarge          body over the limit, refused before parsing
 ├── NotConfigured            a feature needs configuration that is missing
+│   └── StripeKeyRefused     Stripe refused STRIPE_SECRET_KEY (invalid, revoked, not allowed)
 ├── Unauthorized             /v1 without the right bearer key
-├── NotFound                 unknown user, event, ...
+├── NotFound                 unknown user, event, Stripe object, ...
 ├── Conflict                 the request contradicts stored state (e-mail taken, key reused)
 ├── InsufficientCredits      a spend larger than the balance
 ├── InvalidRequest           the request is well-formed but its values are not acceptable
+│   └── StripeRefused        Stripe refused what we asked as invalid (no such price, bad URL)
 ├── NeedsAttention           a payment whose credits no rule gives: parked, never guessed
 ├── StripeUnavailable        Stripe's API failed; retrying later can help
 └── DatabaseUnavailable      the database is unreachable; retrying later can help
@@ -50,6 +52,12 @@ class NotConfigured(CreditflowError):
     code = "not_configured"
 
 
+class StripeKeyRefused(NotConfigured):
+    """Retrying cannot help until an operator fixes the key; `creditflow doctor` checks it."""
+
+    code = "stripe_key_refused"
+
+
 class Unauthorized(CreditflowError):
     code = "unauthorized"
 
@@ -68,6 +76,12 @@ class InsufficientCredits(CreditflowError):
 
 class InvalidRequest(CreditflowError):
     code = "invalid_request"
+
+
+class StripeRefused(InvalidRequest):
+    """Stripe answered 4xx to a request it understood; the same request will fail again."""
+
+    code = "stripe_refused"
 
 
 class NeedsAttention(CreditflowError):

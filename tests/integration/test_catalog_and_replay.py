@@ -39,25 +39,9 @@ LINK = "plink_1Pgc78B7WZ01zgkWC75kX0jg"  # the payment link of the derived Payme
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Path:
-    """The configured catalog file; it exists but prices nothing until a test writes it."""
-    path = tmp_path / "catalog.toml"
-    path.write_text("# credits per Stripe price / payment link id\n")
-    return path
-
-
-@pytest.fixture
-def stripe_client(
-    client_for: ClientFactory, fake_stripe: FakeStripeApi, catalog: Path
-) -> TestClient:
-    """The app with the catalog and a Stripe key, its API base pointed at the fake."""
-    client = client_for(
-        catalog_path=catalog,
-        stripe_secret_key=SecretStr(fake_stripe.api_key),
-        stripe_api_base=fake_stripe.base_url,
-    )
-    register(client, USER, "example@example.com")
-    return client
+def stripe_client(stripe_app: TestClient) -> TestClient:
+    register(stripe_app, USER, "example@example.com")
+    return stripe_app
 
 
 def test_a_session_no_rule_prices_is_parked_as_needs_attention_with_the_reason(
@@ -259,6 +243,50 @@ def test_a_price_missing_from_the_catalog_parks_the_event_naming_the_price(
     assert PRICE in stored_event(stripe_client, event["id"])["error"]
     assert balance(stripe_client, USER) == 0
     assert purchases(stripe_client) == []
+
+
+def test_a_price_missing_from_the_catalog_is_priced_by_its_own_metadata_credits(
+    stripe_client: TestClient, fake_stripe: FakeStripeApi, catalog: Path
+) -> None:
+    """DESIGN's third rule: the price's metadata.credits, read through Stripe's API."""
+    catalog.write_text(catalog_toml(prices={"price_other": 1}))
+    fake_stripe.add_price(PRICE, credits="70")
+    event = paid_without_credits()
+    fake_stripe.sell(session_id_of(event), (PRICE, 2))
+
+    response = deliver(stripe_client, event)
+
+    assert response.json()["status"] == "processed"
+    assert balance(stripe_client, USER) == 140
+
+
+def test_with_a_stripe_key_and_no_catalog_the_prices_metadata_credits_still_price_a_session(
+    client_for: ClientFactory, fake_stripe: FakeStripeApi
+) -> None:
+    client = client_for(
+        stripe_secret_key=SecretStr(fake_stripe.api_key), stripe_api_base=fake_stripe.base_url
+    )
+    register(client, USER)
+    fake_stripe.add_price(PRICE, credits="70")
+    event = paid_without_credits()
+    fake_stripe.sell(session_id_of(event), (PRICE, 1))
+
+    assert deliver(client, event).json()["status"] == "processed"
+    assert balance(client, USER) == 70
+
+
+def test_a_stripe_key_stripe_refuses_parks_the_event_saying_so(
+    client_for: ClientFactory, fake_stripe: FakeStripeApi
+) -> None:
+    client = client_for(
+        stripe_secret_key=SecretStr("sk_test_revoked"), stripe_api_base=fake_stripe.base_url
+    )
+    register(client, USER)
+
+    response = deliver(client, paid_without_credits())
+
+    assert response.json()["status"] == "needs_attention"
+    assert "STRIPE_SECRET_KEY" in response.json()["error"]
 
 
 def test_stripe_failing_stores_the_event_as_failed_and_a_redelivery_after_it_recovers_grants(

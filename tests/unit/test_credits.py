@@ -54,7 +54,7 @@ def test_metadata_credits_win_over_the_catalog_and_need_no_line_items() -> None:
     catalog = Catalog(prices={PRICE: 10}, payment_links={LINK: 500})
     paid = facts(metadata_credits="250", payment_link=LINK)
 
-    assert not needs_line_items(paid, catalog)
+    assert not needs_line_items(paid)
     assert credits_for(paid, catalog) == 250
 
 
@@ -77,7 +77,7 @@ def test_a_payment_link_in_the_catalog_gives_its_credits_times_the_quantity_boug
     catalog = Catalog(prices={PRICE: 1}, payment_links={LINK: 500})
     link_facts = facts(payment_link=LINK, line_items=[LineItem("price_unlisted", 4)])
 
-    assert needs_line_items(facts(payment_link=LINK), catalog)
+    assert needs_line_items(facts(payment_link=LINK))
     assert credits_for(link_facts, catalog) == 2000
 
 
@@ -101,18 +101,65 @@ def test_a_catalog_rule_without_readable_line_items_asks_for_the_stripe_key() ->
         credits_for(facts(), Catalog(prices={PRICE: 100}))
 
 
-def test_no_metadata_and_no_catalog_says_so() -> None:
-    assert not needs_line_items(facts(), Catalog())
-    with pytest.raises(NoCreditsRule, match="no catalog configured"):
+def test_no_metadata_no_catalog_and_no_stripe_key_says_so() -> None:
+    with pytest.raises(NoCreditsRule, match=r"no catalog configured.*STRIPE_SECRET_KEY"):
         credits_for(facts(), Catalog())
+
+
+def test_without_metadata_line_items_are_needed_even_with_no_catalog() -> None:
+    """Rule 3 reads the prices' own metadata.credits, which come inside the line items."""
+    assert needs_line_items(facts())
+    assert needs_line_items(facts(payment_link=LINK))
 
 
 def test_a_payment_link_missing_from_a_links_only_catalog_is_named() -> None:
     catalog = Catalog(payment_links={"plink_other": 500})
 
-    assert not needs_line_items(facts(payment_link=LINK), catalog)
     with pytest.raises(NoCreditsRule, match=LINK):
         credits_for(facts(payment_link=LINK), catalog)
+    with pytest.raises(NoCreditsRule, match=f"{LINK}.*price_unlisted"):
+        credits_for(facts(payment_link=LINK, line_items=[LineItem("price_unlisted", 1)]), catalog)
+
+
+def test_a_price_missing_from_the_catalog_gives_its_own_metadata_credits_per_unit() -> None:
+    items = [LineItem("price_meta", 3, price_credits="40")]
+
+    assert credits_for(facts(line_items=items), Catalog()) == 120
+
+
+def test_the_catalog_wins_over_a_prices_own_metadata_credits() -> None:
+    items = [LineItem(PRICE, 2, price_credits="40"), LineItem("price_meta", 1, price_credits="5")]
+
+    assert credits_for(facts(line_items=items), Catalog(prices={PRICE: 100})) == 205
+
+
+def test_a_payment_link_in_the_catalog_wins_over_its_prices_metadata() -> None:
+    items = [LineItem("price_meta", 2, price_credits="40")]
+    catalog = Catalog(payment_links={LINK: 500})
+
+    assert credits_for(facts(payment_link=LINK, line_items=items), catalog) == 1000
+
+
+@pytest.mark.parametrize("raw", ["ten", "2.5", "0"])
+def test_a_prices_metadata_credits_that_is_not_a_whole_number_is_refused_naming_the_price(
+    raw: str,
+) -> None:
+    with pytest.raises(NoCreditsRule, match="price_meta"):
+        credits_for(facts(line_items=[LineItem("price_meta", 1, price_credits=raw)]), Catalog())
+
+
+def test_a_price_without_catalog_entry_or_metadata_is_named() -> None:
+    items = [LineItem("price_meta", 1, price_credits="5"), LineItem("price_bare", 1)]
+
+    with pytest.raises(NoCreditsRule, match="price_bare not in the catalog and without metadata"):
+        credits_for(facts(line_items=items), Catalog())
+
+
+def test_line_items_priced_over_the_limit_are_refused() -> None:
+    items = [LineItem("price_meta", 1000, price_credits=str(10**10))]
+
+    with pytest.raises(NoCreditsRule, match="over the"):
+        credits_for(facts(line_items=items), Catalog())
 
 
 def test_a_session_with_no_line_items_is_not_priced_as_zero_credits() -> None:

@@ -1,7 +1,9 @@
 """How many credits a purchase is worth: the rules of DESIGN.md "How many credits", in order.
 
 1. the session's `metadata.credits` (the total for the purchase);
-2. the catalog: credits per unit of a price id or a payment link id, times the quantity bought.
+2. the catalog: credits per unit of a payment link id or a price id, times the quantity bought;
+3. a price missing from the catalog: the price's own `metadata.credits` (per unit), which Stripe
+   sends inside each line item's price.
 
 When no rule gives a number, `NoCreditsRule` says why; nothing is ever guessed.
 """
@@ -24,18 +26,28 @@ class NoCreditsRule(NeedsAttention):
 
 @dataclass(frozen=True)
 class LineItem:
+    """One line of a session; `price_credits` is the price's metadata.credits as Stripe has it."""
+
     price_id: str | None
     quantity: int
+    price_credits: str | None = None
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """Whole credits per unit bought, keyed by Stripe price id or payment link id."""
+    """Whole credits per unit bought, keyed by Stripe price id or payment link id.
+
+    `packs` name the prices the app sells through `POST /v1/checkout-sessions` (name -> price id).
+    """
 
     prices: Mapping[str, int] = field(default_factory=dict)
     payment_links: Mapping[str, int] = field(default_factory=dict)
+    packs: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name, price_id in self.packs.items():
+            if not isinstance(price_id, str) or not price_id.strip():
+                raise ValueError(f"catalog: pack {name!r} must name a Stripe price id")
         for kind, table in (("price", self.prices), ("payment link", self.payment_links)):
             for key, credits in table.items():
                 if type(credits) is not int or not 0 < credits <= MAX_CREDITS:
@@ -63,16 +75,35 @@ def parse_credits(raw: object) -> int:
     text = str(raw).strip()
     if not (text.isascii() and text.isdecimal()) or int(text) <= 0:
         raise NoCreditsRule(f"metadata.credits is {raw!r}, not a positive whole number")
-    return _within_bounds(int(text), "metadata.credits")
+    return total_credits(int(text), 1, "metadata.credits")
 
 
-def needs_line_items(facts: CreditFacts, catalog: Catalog) -> bool:
-    """Line items are not in webhook payloads; fetch them only when a catalog rule needs them."""
-    if facts.metadata_credits is not None:
-        return False
-    if facts.payment_link is not None and facts.payment_link in catalog.payment_links:
-        return True
-    return bool(catalog.prices)
+def total_credits(per_unit: int, quantity: int, source: str) -> int:
+    """Credits per unit times the quantity bought, refused over `MAX_CREDITS`."""
+    credits = per_unit * quantity
+    if credits > MAX_CREDITS:
+        raise NoCreditsRule(f"{credits} credits from {source} is over the {MAX_CREDITS} limit")
+    return credits
+
+
+def needs_line_items(facts: CreditFacts) -> bool:
+    """Line items are not in webhook payloads: read them unless metadata.credits gives the total.
+
+    They carry what rules 2 and 3 need: the quantity, the price ids and the prices' metadata.
+    """
+    return facts.metadata_credits is None
+
+
+def unit_credits(price_id: str, catalog: Catalog, price_credits: str | None) -> int | None:
+    """Rules 2 and 3 for one price: its catalog entry, else its own metadata.credits, else None."""
+    if price_id in catalog.prices:
+        return catalog.prices[price_id]
+    if price_credits is None:
+        return None
+    try:
+        return parse_credits(price_credits)
+    except NoCreditsRule as exc:
+        raise NoCreditsRule(f"price {price_id}: {exc.message}") from exc
 
 
 def credits_for(facts: CreditFacts, catalog: Catalog) -> int:
@@ -81,17 +112,11 @@ def credits_for(facts: CreditFacts, catalog: Catalog) -> int:
     link = facts.payment_link
     if link is not None and link in catalog.payment_links:
         items = _require_line_items(facts, f"payment link {link}")
-        total = catalog.payment_links[link] * sum(item.quantity for item in items)
-        return _within_bounds(total, f"payment link {link}")
-    if catalog.prices and facts.line_items is not None:
-        return _within_bounds(_credits_from_prices(facts.line_items, catalog), "the catalog")
+        quantity = sum(item.quantity for item in items)
+        return total_credits(catalog.payment_links[link], quantity, f"payment link {link}")
+    if facts.line_items is not None:
+        return _credits_from_prices(facts, facts.line_items, catalog)
     return _explain_missing_rule(facts, catalog)
-
-
-def _within_bounds(credits: int, source: str) -> int:
-    if credits > MAX_CREDITS:
-        raise NoCreditsRule(f"{source} gives {credits} credits, over the {MAX_CREDITS} limit")
-    return credits
 
 
 def _require_line_items(facts: CreditFacts, what: str) -> Sequence[LineItem]:
@@ -103,22 +128,34 @@ def _require_line_items(facts: CreditFacts, what: str) -> Sequence[LineItem]:
     return facts.line_items
 
 
-def _credits_from_prices(items: Sequence[LineItem], catalog: Catalog) -> int:
+def _credits_from_prices(facts: CreditFacts, items: Sequence[LineItem], catalog: Catalog) -> int:
     if not items:
         raise NoCreditsRule("the session has no line items to look up in the catalog")
-    unknown = sorted({item.price_id or "(no price)" for item in items} - set(catalog.prices))
+    priced = [
+        (item, unit_credits(item.price_id, catalog, item.price_credits) if item.price_id else None)
+        for item in items
+    ]
+    unknown = sorted({item.price_id or "(no price)" for item, per_unit in priced if not per_unit})
     if unknown:
-        raise NoCreditsRule(f"price(s) {', '.join(unknown)} not in the catalog")
-    return sum(catalog.prices[item.price_id] * item.quantity for item in items if item.price_id)
+        link = facts.payment_link
+        raise NoCreditsRule(
+            (f"payment link {link} is not in the catalog; " if link else "")
+            + f"price(s) {', '.join(unknown)} not in the catalog and without metadata.credits"
+        )
+    total = sum(per_unit * item.quantity for item, per_unit in priced if per_unit)
+    return total_credits(total, 1, "the line items' prices")
 
 
 def _explain_missing_rule(facts: CreditFacts, catalog: Catalog) -> int:
+    """Line items could not be read (no STRIPE_SECRET_KEY): say what would have priced it."""
+    unread = "without STRIPE_SECRET_KEY the prices' own metadata.credits cannot be read either"
     if catalog.is_empty:
         raise NoCreditsRule(
-            "no metadata.credits on the session and no catalog configured (CREDITFLOW_CATALOG)"
+            "no metadata.credits on the session and no catalog configured (CREDITFLOW_CATALOG); "
+            + unread
         )
     if facts.payment_link is not None and not catalog.prices:
-        raise NoCreditsRule(f"payment link {facts.payment_link} is not in the catalog")
+        raise NoCreditsRule(f"payment link {facts.payment_link} is not in the catalog; {unread}")
     raise NoCreditsRule(
         "no metadata.credits on the session and its line items could not be read "
         "(set STRIPE_SECRET_KEY), so the catalog's prices cannot be applied"

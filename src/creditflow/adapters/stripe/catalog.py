@@ -1,4 +1,16 @@
-"""Read the TOML catalog (price / payment link id -> credits per unit)."""
+"""Read the TOML catalog: price / payment link id -> credits per unit, and named packs.
+
+    [prices.price_1PqXyZ]
+    credits = 100
+    [payment_links.plink_1AbCdE]
+    credits = 500
+    [packs.starter]            # sold by POST /v1/checkout-sessions {"pack": "starter"}
+    price = "price_1PqXyZ"
+    credits = 100              # optional: the same as a [prices.price_1PqXyZ] entry
+
+A pack without `credits` is priced like any price: its `[prices]` entry, else the price's
+`metadata.credits` in Stripe. Catalogs written before packs existed read as they did.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +31,12 @@ def load_catalog(path: Path | None) -> Catalog:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise NotConfigured(f"catalog {path} cannot be read: {exc}") from exc
     try:
+        prices = _credits_table(document, "prices")
+        packs = _packs(document, prices)
         return Catalog(
-            prices=_credits_table(document, "prices"),
+            prices=prices,
             payment_links=_credits_table(document, "payment_links"),
+            packs=packs,
         )
     except ValueError as exc:
         raise NotConfigured(f"catalog {path}: {exc}") from exc
@@ -59,13 +74,36 @@ class CatalogFile:
         return stat.st_mtime_ns, stat.st_size
 
 
-def _credits_table(document: dict[str, Any], name: str) -> dict[str, int]:
+def _table(document: dict[str, Any], name: str) -> dict[str, Any]:
     table = document.get(name, {})
     if not isinstance(table, dict):
         raise ValueError(f"[{name}] must be a table")
+    return table
+
+
+def _credits_table(document: dict[str, Any], name: str) -> dict[str, int]:
+    table = _table(document, name)
     result: dict[str, int] = {}
     for key, entry in table.items():
         if not isinstance(entry, dict) or "credits" not in entry:
             raise ValueError(f"[{name}.{key}] needs `credits = <whole number>`")
         result[key] = entry["credits"]
     return result
+
+
+def _packs(document: dict[str, Any], prices: dict[str, int]) -> dict[str, str]:
+    """Pack name -> price id; a pack's own `credits` is added to `prices` (never contradicting)."""
+    packs: dict[str, str] = {}
+    for name, entry in _table(document, "packs").items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("price"), str):
+            raise ValueError(f'[packs.{name}] needs `price = "price_..."`')
+        price_id = entry["price"]
+        if "credits" in entry:
+            known = prices.setdefault(price_id, entry["credits"])
+            if known != entry["credits"]:
+                raise ValueError(
+                    f"[packs.{name}] gives {entry['credits']!r} credits for {price_id}, "
+                    f"the catalog elsewhere {known!r}"
+                )
+        packs[name] = price_id
+    return packs

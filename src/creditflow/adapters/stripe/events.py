@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from creditflow.adapters.stripe.fields import id_of, int_or_none, metadata_of
@@ -22,7 +23,7 @@ from creditflow.domain.credits import (
 )
 from creditflow.domain.payments import IgnoredEvent, Interpretation, PaymentEvent
 from creditflow.domain.purchases import PaymentSignal
-from creditflow.errors import NeedsAttention, NotConfigured
+from creditflow.errors import NeedsAttention, NotConfigured, NotFound, StripeRefused
 
 # checkout.session.completed says "paid" or "unpaid" itself (delayed payment methods).
 CHECKOUT_SIGNALS: dict[str, PaymentSignal | None] = {
@@ -37,7 +38,9 @@ PAID_STATUSES = {"paid", "no_payment_required"}
 
 
 class LineItemSource(Protocol):
-    def list(self, checkout_session_id: str) -> list[LineItem]: ...
+    """Reads a session's line items from Stripe (`StripeGateway`); may raise StripeUnavailable."""
+
+    def line_items(self, checkout_session_id: str) -> list[LineItem]: ...
 
 
 class StripeEventInterpreter:
@@ -87,12 +90,12 @@ class StripeEventInterpreter:
         try:
             # metadata.credits needs no catalog, so a broken catalog file cannot block it.
             catalog = Catalog() if facts.metadata_credits is not None else self._catalog()
-            if self._line_items is not None and needs_line_items(facts, catalog):
-                facts = CreditFacts(
-                    facts.metadata_credits, facts.payment_link, self._line_items.list(session["id"])
-                )
+            if self._line_items is not None and needs_line_items(facts):
+                facts = replace(facts, line_items=self._line_items.line_items(session["id"]))
             return credits_for(facts, catalog), None
-        except (NoCreditsRule, NotConfigured) as exc:
+        except (NoCreditsRule, NotConfigured, NotFound, StripeRefused) as exc:
+            # Retrying cannot price it (a refused key is NotConfigured); an operator can, then
+            # replay. StripeUnavailable is not caught: the delivery fails and Stripe retries.
             return None, exc.message
 
 

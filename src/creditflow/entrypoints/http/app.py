@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from creditflow import __version__
 from creditflow.bootstrap import Container, build_container
-from creditflow.entrypoints.http import api
+from creditflow.entrypoints.http import api, checkout
 from creditflow.entrypoints.http.errors import error_body, install_error_handlers
 from creditflow.entrypoints.http.metrics import Metrics, metrics_router
 from creditflow.entrypoints.http.periodic import PeriodicTask
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.include_router(webhook_router(legacy=settings.legacy_webhook))
     app.include_router(api.router)
     app.include_router(metrics_router())
+    app.include_router(checkout.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     return app
 

@@ -202,3 +202,36 @@ class WalletChangeOut(BaseModel):
             entry=LedgerEntryOut.of(change.entry),
             replayed=change.replayed,
         )
+
+
+class CheckoutSessionIn(BaseModel):
+    user_id: str = Field(min_length=1, max_length=255, examples=["user_42"])
+    price_id: str | None = Field(None, max_length=255, examples=["price_1PqXyZ"])
+    pack: str | None = Field(None, max_length=255, examples=["starter"])
+    quantity: int = Field(1, ge=1, strict=True)
+    success_url: str = Field(
+        max_length=2048,
+        pattern=r"^https?://",
+        examples=["https://app.example.com/paid?session_id={CHECKOUT_SESSION_ID}"],
+        description="Stripe replaces {CHECKOUT_SESSION_ID}: the page then calls .../fulfil",
+    )
+    cancel_url: str = Field(max_length=2048, pattern=r"^https?://")
+
+
+class CheckoutSessionOut(BaseModel):
+    id: str
+    url: str | None = Field(description="Stripe's hosted payment page: send the buyer there")
+    credits: int = Field(description="what the session grants once paid")
+
+
+class FulfilmentOut(BaseModel):
+    checkout_session_id: str
+    status: str = Field(
+        description="the purchase's status (awaiting_payment, paid, ...), or needs_attention / "
+        "ignored when no purchase was recorded"
+    )
+    credits: int | None
+    user_id: str | None
+    event_id: str = Field(description="the inbox row this call was stored as")
+    outcome: str = Field(description="processed, duplicate, ignored or needs_attention")
+    error: str | None

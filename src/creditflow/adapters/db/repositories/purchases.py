@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, or_, select, update
+from sqlalchemy import Connection, Row, Select, func, or_, select, update
 
 from creditflow.adapters.db.repositories._sql import insert_if_absent
 from creditflow.adapters.db.tables import purchases, refunds
@@ -39,20 +39,19 @@ class PurchaseRepository:
 
     def lock(self, checkout_session_id: str | None, payment_intent_id: str | None) -> Purchase:
         """The purchase with either id, locked; the oldest if two rows name the payment."""
-        match = [
-            column == value
-            for column, value in (
-                (purchases.c.checkout_session_id, checkout_session_id),
-                (purchases.c.payment_intent_id, payment_intent_id),
-            )
-            if value is not None
-        ]
         row = self._connection.execute(
-            select(purchases).where(or_(*match)).order_by(purchases.c.id).with_for_update()
+            _naming(checkout_session_id, payment_intent_id).with_for_update()
         ).first()
         if row is None:  # pragma: no cover - callers insert first
             raise LookupError(f"no purchase for {checkout_session_id} / {payment_intent_id}")
         return _purchase(row)
+
+    def find(
+        self, checkout_session_id: str | None, payment_intent_id: str | None
+    ) -> Purchase | None:
+        """Like `lock`, for reading: the purchase with either id, if there is one."""
+        row = self._connection.execute(_naming(checkout_session_id, payment_intent_id)).first()
+        return None if row is None else _purchase(row)
 
     def update(self, purchase_id: int, now: datetime, **values: Any) -> None:
         self._connection.execute(
@@ -90,6 +89,18 @@ class PurchaseRepository:
         if status is not None:
             query = query.where(purchases.c.status == status.value)
         return [_purchase(row) for row in self._connection.execute(query)]
+
+
+def _naming(checkout_session_id: str | None, payment_intent_id: str | None) -> Select[Any]:
+    match = [
+        column == value
+        for column, value in (
+            (purchases.c.checkout_session_id, checkout_session_id),
+            (purchases.c.payment_intent_id, payment_intent_id),
+        )
+        if value is not None
+    ]
+    return select(purchases).where(or_(*match)).order_by(purchases.c.id)
 
 
 def _purchase(row: Row[tuple[object, ...]]) -> Purchase:

@@ -1,0 +1,111 @@
+"""`StripeGateway`: every question creditflow asks Stripe's API, in one place.
+
+`bootstrap` builds it from STRIPE_SECRET_KEY and STRIPE_API_BASE (client.py); without a key there
+is none, and each feature that needs it says so (`NotConfigured`). Each method is one SDK call
+(list methods page through with the SDK's iterator), returns plain data, Stripe's JSON as dicts
+shaped like a webhook's `data.object` or domain values, and raises only creditflow's errors
+(failures.py): `StripeUnavailable`, `StripeKeyRefused`, `NotFound`, `StripeRefused`.
+
+Used by the event interpreter (line items), checkout creation and fulfilment; reconciling missed
+events and `doctor` build on `events`, `refunds` and `check_key`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import stripe
+from stripe.params import EventListParamsCreated
+
+from creditflow.adapters.stripe.failures import translated
+from creditflow.adapters.stripe.fields import id_of, int_or_none, metadata_of
+from creditflow.domain.checkout import CreatedSession, SessionRequest
+from creditflow.domain.credits import LineItem
+
+PAGE_SIZE = 100
+
+
+class StripeGateway:
+    def __init__(self, client: stripe.StripeClient) -> None:
+        self._client = client
+
+    # Checkout: creating sessions, reading them back, pricing them.
+
+    def create_checkout_session(self, request: SessionRequest) -> CreatedSession:
+        with translated(f"create a checkout session for {request.price_id}"):
+            session = self._client.v1.checkout.sessions.create(
+                params={
+                    "mode": "payment",
+                    "line_items": [{"price": request.price_id, "quantity": request.quantity}],
+                    "success_url": request.success_url,
+                    "cancel_url": request.cancel_url,
+                    "client_reference_id": request.user_id,
+                    "metadata": request.metadata,
+                    "payment_intent_data": {"metadata": request.metadata},
+                }
+            )
+        return CreatedSession(id=session.id, url=session.url)
+
+    def checkout_session(self, session_id: str) -> dict[str, Any]:
+        with translated(f"retrieve checkout session {session_id}"):
+            return self._client.v1.checkout.sessions.retrieve(session_id).to_dict(for_json=True)
+
+    def line_items(self, checkout_session_id: str) -> list[LineItem]:
+        """Not part of webhook payloads; each item's price comes expanded, with its metadata."""
+        with translated(f"list the line items of {checkout_session_id}"):
+            page = self._client.v1.checkout.sessions.line_items.list(
+                checkout_session_id, params={"limit": PAGE_SIZE}
+            )
+            return [_line_item(item.to_dict(for_json=True)) for item in page.auto_paging_iter()]
+
+    def price_credits(self, price_id: str) -> str | None:
+        """The price's own `metadata.credits` (DESIGN.md's third credits rule), as Stripe has it."""
+        with translated(f"retrieve price {price_id}"):
+            price = self._client.v1.prices.retrieve(price_id)
+        credits = metadata_of(price.to_dict(for_json=True)).get("credits")
+        return None if credits is None else str(credits)
+
+    # What happened: for reconciling missed events, and for listing money that went back.
+
+    def events(
+        self, types: Iterable[str], *, since: datetime, until: datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Events of `types` created in [since, until), newest first per type (Stripe keeps 30
+        days). One listing per type: `type` is the filter every Stripe API version (and
+        localstripe) understands."""
+        created: EventListParamsCreated = {"gte": int(since.timestamp())}
+        if until is not None:
+            created["lt"] = int(until.timestamp())
+        for event_type in types:
+            with translated(f"list {event_type} events"):
+                page = self._client.v1.events.list(
+                    params={"type": event_type, "created": created, "limit": PAGE_SIZE}
+                )
+                yield from (event.to_dict(for_json=True) for event in page.auto_paging_iter())
+
+    def refunds(self, payment_intent_id: str) -> list[dict[str, Any]]:
+        """Every refund of one payment, newest first, shaped like a `refund.*` event's object."""
+        with translated(f"list the refunds of {payment_intent_id}"):
+            page = self._client.v1.refunds.list(
+                params={"payment_intent": payment_intent_id, "limit": PAGE_SIZE}
+            )
+            return [refund.to_dict(for_json=True) for refund in page.auto_paging_iter()]
+
+    # Set-up checks.
+
+    def check_key(self) -> None:
+        """A cheap authenticated call: `StripeKeyRefused` when the key is wrong or revoked."""
+        with translated("check the API key by reading the balance"):
+            self._client.v1.balance.retrieve()
+
+
+def _line_item(item: dict[str, Any]) -> LineItem:
+    price = item.get("price")
+    credits = metadata_of(price).get("credits") if isinstance(price, dict) else None
+    return LineItem(
+        price_id=id_of(price),
+        quantity=int_or_none(item.get("quantity")) or 0,
+        price_credits=None if credits is None else str(credits),
+    )

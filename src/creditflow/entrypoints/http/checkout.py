@@ -1,0 +1,75 @@
+"""/v1/checkout-sessions: create a Checkout Session for a user; fulfil it from the success page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from creditflow.domain.checkout import CheckoutOrder
+from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.entrypoints.http.api import Services
+from creditflow.entrypoints.http.auth import require_api_key
+from creditflow.entrypoints.http.errors import error_body
+from creditflow.entrypoints.http.schemas import (
+    CheckoutSessionIn,
+    CheckoutSessionOut,
+    FulfilmentOut,
+)
+
+router = APIRouter(
+    prefix="/v1/checkout-sessions", tags=["checkout"], dependencies=[Depends(require_api_key)]
+)
+Responses = dict[int | str, dict[str, Any]]
+STRIPE_DOWN: Responses = {
+    503: {"description": "Stripe is not configured, refuses the key, or is down"}
+}
+CREATE_ERRORS: Responses = {
+    404: {"description": "unknown user"},
+    422: {"description": "unknown pack or price"},
+    **STRIPE_DOWN,
+}
+FULFIL_ERRORS: Responses = {404: {"description": "Stripe has no such session"}, **STRIPE_DOWN}
+FULFIL_FAILED = (
+    "processing failed; the session is stored and the next fulfil call, or Stripe's webhook, "
+    "processes it again"
+)
+
+
+@router.post(
+    "",
+    response_model=CheckoutSessionOut,
+    responses=CREATE_ERRORS,
+)
+def create_checkout_session(body: CheckoutSessionIn, services: Services) -> CheckoutSessionOut:
+    """A Checkout Session (payment mode) naming the user and the credits in
+    `client_reference_id`, its metadata and its PaymentIntent's, so every later event matches."""
+    created = services.checkout.create(CheckoutOrder(**body.model_dump()))
+    return CheckoutSessionOut(
+        id=created.session.id, url=created.session.url, credits=created.credits
+    )
+
+
+@router.post(
+    "/{session_id}/fulfil",
+    response_model=FulfilmentOut,
+    responses=FULFIL_ERRORS,
+)
+def fulfil_checkout_session(session_id: str, services: Services) -> FulfilmentOut | JSONResponse:
+    """The success page's call: reads the session from Stripe and fulfils it like its webhook
+    would, through the same idempotent path; with the webhook, in any order, it grants once."""
+    fulfilment = services.checkout.fulfil(session_id)
+    delivery = fulfilment.delivery
+    if delivery.status is DeliveryStatus.FAILED:
+        return JSONResponse(error_body("processing_failed", FULFIL_FAILED), status_code=500)
+    purchase = fulfilment.purchase
+    return FulfilmentOut(
+        checkout_session_id=fulfilment.checkout_session_id,
+        status=fulfilment.status,
+        credits=None if purchase is None else purchase.credits,
+        user_id=None if purchase is None else purchase.user_id,
+        event_id=delivery.event_id,
+        outcome=delivery.status.value,
+        error=delivery.error,
+    )

@@ -1,0 +1,136 @@
+"""Checkout from the app's side: create a session for a user; fulfil it from the success page.
+
+`create` writes nothing: the session carries all that later events need (domain/checkout.py), and
+the user check is one short read. `fulfil` retrieves the session from Stripe, then hands it to
+`DeliveryService.receive` as the event Stripe sends for its state (adapters/stripe/snapshots.py):
+stored in the inbox, interpreted and applied in the webhook's own transaction and code, so a
+fulfil and the webhook, in either order or at once, grant once. No transaction is ever held open
+across a call to Stripe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
+from creditflow.adapters.stripe.fields import id_of
+from creditflow.adapters.stripe.snapshots import checkout_session_event
+from creditflow.domain.checkout import CheckoutOrder, CreatedSession, SessionRequest
+from creditflow.domain.credits import Catalog, NoCreditsRule, total_credits, unit_credits
+from creditflow.domain.purchases import Purchase
+from creditflow.errors import InvalidRequest, NotConfigured, NotFound
+from creditflow.services.clock import Clock
+from creditflow.services.deliveries import Delivery, DeliveryResult, DeliveryService
+
+FULFIL_ENDPOINT = "/v1/checkout-sessions/{id}/fulfil"
+
+
+class CheckoutGateway(Protocol):
+    """The Stripe calls checkout needs (`StripeGateway`)."""
+
+    def create_checkout_session(self, request: SessionRequest) -> CreatedSession: ...
+
+    def checkout_session(self, session_id: str) -> dict[str, Any]: ...
+
+    def price_credits(self, price_id: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class NewCheckout:
+    session: CreatedSession
+    credits: int
+
+
+@dataclass(frozen=True)
+class Fulfilment:
+    checkout_session_id: str
+    delivery: DeliveryResult
+    purchase: Purchase | None
+
+    @property
+    def status(self) -> str:
+        """The purchase's status, or the outcome when none was recorded (needs_attention, ...)."""
+        return self.delivery.status.value if self.purchase is None else self.purchase.status.value
+
+
+class CheckoutService:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        catalog: Callable[[], Catalog],
+        gateway: CheckoutGateway | None,
+        deliveries: DeliveryService,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow_factory
+        self._catalog = catalog
+        self._gateway = gateway
+        self._deliveries = deliveries
+        self._clock = clock
+
+    def create(self, order: CheckoutOrder) -> NewCheckout:
+        gateway = self._require_gateway("create checkout sessions")
+        catalog = self._catalog()
+        price_id = order.price_in(catalog)
+        with self._uow() as uow:
+            if uow.users.get(order.user_id) is None:
+                raise NotFound(f"no user {order.user_id}")
+        try:
+            credits = total_credits(
+                _unit_credits(gateway, price_id, catalog),
+                order.quantity,
+                f"{order.quantity} of {price_id}",
+            )
+        except NoCreditsRule as exc:
+            raise InvalidRequest(exc.message) from exc
+        request = SessionRequest(
+            user_id=order.user_id,
+            price_id=price_id,
+            quantity=order.quantity,
+            credits=credits,
+            success_url=order.success_url,
+            cancel_url=order.cancel_url,
+        )
+        return NewCheckout(gateway.create_checkout_session(request), credits)
+
+    def fulfil(self, session_id: str) -> Fulfilment:
+        gateway = self._require_gateway("fulfil checkout sessions")
+        session = gateway.checkout_session(session_id)
+        event = checkout_session_event(session, created=int(self._clock().timestamp()))
+        result = self._deliveries.receive(
+            Delivery(
+                event_id=event["id"],
+                event_type=event["type"],
+                livemode=event["livemode"],
+                payload=json.dumps(event, separators=(",", ":")),
+                event=event,
+                endpoint=FULFIL_ENDPOINT,
+            )
+        )
+        with self._uow() as uow:
+            purchase = uow.purchases.find(session["id"], id_of(session.get("payment_intent")))
+        return Fulfilment(session["id"], result, purchase)
+
+    def _require_gateway(self, what: str) -> CheckoutGateway:
+        if self._gateway is None:
+            raise NotConfigured(f"STRIPE_SECRET_KEY is not set: creditflow cannot {what}")
+        return self._gateway
+
+
+def _unit_credits(gateway: CheckoutGateway, price_id: str, catalog: Catalog) -> int:
+    """The catalog's entry for the price, else the price's metadata.credits read from Stripe."""
+    if price_id in catalog.prices:
+        return catalog.prices[price_id]
+    try:
+        credits = unit_credits(price_id, catalog, gateway.price_credits(price_id))
+    except NotFound as exc:
+        raise InvalidRequest(f"price {price_id} is not in the catalog, nor in Stripe") from exc
+    if credits is None:
+        raise InvalidRequest(
+            f"price {price_id} is not in the catalog (CREDITFLOW_CATALOG) and has no "
+            "metadata.credits in Stripe: no rule says how many credits it buys"
+        )
+    return credits
