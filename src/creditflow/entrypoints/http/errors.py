@@ -20,6 +20,7 @@ from creditflow.errors import (
     PayloadTooLarge,
     StripeUnavailable,
     Unauthorized,
+    UnsupportedMediaType,
 )
 
 STATUS_BY_ERROR: dict[type[CreditflowError], int] = {
@@ -29,6 +30,7 @@ STATUS_BY_ERROR: dict[type[CreditflowError], int] = {
     NotFound: 404,
     Conflict: 409,
     PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
     InvalidRequest: 422,
     NeedsAttention: 422,
     NotConfigured: 503,

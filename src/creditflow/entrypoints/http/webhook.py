@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from creditflow.adapters.stripe.signatures import verify_and_parse
 from creditflow.bootstrap import Container
 from creditflow.domain.deliveries import DeliveryStatus
-from creditflow.errors import PayloadTooLarge
+from creditflow.errors import PayloadTooLarge, UnsupportedMediaType
 from creditflow.services.deliveries import Delivery
 from creditflow.settings import MAX_WEBHOOK_BODY_BYTES
 
@@ -35,6 +35,15 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+def require_json(content_type: str | None) -> None:
+    """Stripe sends `application/json`; a form, text or an unlabelled body is not a delivery."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"content type {content_type!r} is not JSON; Stripe sends application/json"
+        )
+
+
 async def receive_webhook(request: Request) -> JSONResponse:
     container: Container = request.app.state.container
     settings = container.settings
@@ -44,6 +53,7 @@ async def receive_webhook(request: Request) -> JSONResponse:
             LEGACY_WEBHOOK_PATH,
             WEBHOOK_PATH,
         )
+    require_json(request.headers.get("content-type"))
     body = await read_limited_body(request, MAX_WEBHOOK_BODY_BYTES)
     event = verify_and_parse(
         body,
