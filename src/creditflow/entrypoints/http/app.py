@@ -14,8 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from creditflow import __version__
 from creditflow.bootstrap import Container, build_container
 from creditflow.entrypoints.http import api
-from creditflow.entrypoints.http.errors import error_body, install_error_handlers
+from creditflow.entrypoints.http.errors import error_body, error_responses, install_error_handlers
 from creditflow.entrypoints.http.periodic import PeriodicTask
+from creditflow.entrypoints.http.schemas import HealthOut
 from creditflow.entrypoints.http.webhook import webhook_router
 from creditflow.services.clock import Clock, utc_now
 from creditflow.settings import Settings
@@ -45,7 +46,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     install_error_handlers(app)
     app.include_router(webhook_router(legacy=settings.legacy_webhook))
     app.include_router(api.router)
-    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
+    app.add_api_route(
+        "/healthz",
+        healthz,
+        methods=["GET"],
+        tags=["health"],
+        response_model=HealthOut,
+        responses=error_responses(503),
+    )
     return app
 
 

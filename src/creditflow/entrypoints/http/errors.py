@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from creditflow.entrypoints.http.schemas import ErrorOut
 from creditflow.errors import (
     Conflict,
     CreditflowError,
@@ -37,6 +40,29 @@ STATUS_BY_ERROR: dict[type[CreditflowError], int] = {
     StripeUnavailable: 503,
     DatabaseUnavailable: 503,
 }
+
+
+# What each error status means, for the OpenAPI document: routes list the ones they can answer.
+ERROR_DESCRIPTIONS = {
+    400: "the body is not JSON, or not a genuine Stripe delivery",
+    401: "missing or wrong API key",
+    402: "not enough credits: nothing spent; the error carries the balance",
+    404: "no such user or event",
+    409: "contradicts stored state: the e-mail belongs to another user, or the idempotency key "
+    "was used for another request",
+    413: "body over 1 MiB",
+    415: "not sent as application/json",
+    422: "the request's values are not acceptable",
+    503: "not configured, or the database is unavailable: retry later",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route for the errors it can answer, all shaped as `ErrorOut`."""
+    return {
+        status: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[status]}
+        for status in statuses
+    }
 
 
 def error_body(code: str, message: str, **details: object) -> dict[str, dict[str, object]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -11,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from creditflow.adapters.stripe.signatures import verify_and_parse
 from creditflow.bootstrap import Container
 from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.entrypoints.http.errors import error_responses
+from creditflow.entrypoints.http.schemas import WebhookReplyOut
 from creditflow.errors import PayloadTooLarge, UnsupportedMediaType
 from creditflow.services.deliveries import Delivery
 from creditflow.settings import MAX_WEBHOOK_BODY_BYTES
@@ -20,6 +23,36 @@ LEGACY_WEBHOOK_PATH = "/api/payment/webhook"
 FAILED_REPLY = "processing failed; the delivery is stored and Stripe's retry processes it again"
 
 log = logging.getLogger(__name__)
+
+# The handler reads the raw body itself (its bytes are what is signed), so FastAPI cannot infer
+# the request from a parameter; the document states it here.
+WEBHOOK_REQUEST: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "Stripe-Signature",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "`t=<unix time>,v1=<HMAC-SHA256 of t.body>` with the endpoint secret",
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "description": "a Stripe event, as Stripe signed it"}
+            }
+        },
+    },
+}
+WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": WebhookReplyOut, "description": "processed, duplicate, ignored or parked"},
+    500: {
+        "model": WebhookReplyOut,
+        "description": "stored, processing failed: Stripe's retry processes it again",
+    },
+    **error_responses(400, 413, 415, 503),
+}
 
 
 async def read_limited_body(request: Request, limit: int) -> bytes:
@@ -84,14 +117,19 @@ async def receive_webhook(request: Request) -> JSONResponse:
 
 def webhook_router(*, legacy: bool) -> APIRouter:
     router = APIRouter(tags=["webhooks"])
+    documented: dict[str, Any] = {
+        "methods": ["POST"],
+        "responses": WEBHOOK_RESPONSES,
+        "openapi_extra": WEBHOOK_REQUEST,
+    }
     summary = "Receive a signed Stripe event (the one webhook handler)"
-    router.add_api_route(WEBHOOK_PATH, receive_webhook, methods=["POST"], summary=summary)
+    router.add_api_route(WEBHOOK_PATH, receive_webhook, summary=summary, **documented)
     if legacy:
         router.add_api_route(
             LEGACY_WEBHOOK_PATH,
             receive_webhook,
-            methods=["POST"],
             summary="Deprecated alias of /api/stripe/webhook",
             deprecated=True,
+            **documented,
         )
     return router
