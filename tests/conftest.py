@@ -45,6 +45,7 @@ CONFIG_PREFIXES = ("CREDITFLOW_", "STRIPE_")
 hypothesis.settings.register_profile(
     "ci",
     max_examples=30,
+    stateful_step_count=20,
     derandomize=True,
     deadline=None,
     suppress_health_check=[hypothesis.HealthCheck.too_slow],
@@ -52,6 +53,7 @@ hypothesis.settings.register_profile(
 hypothesis.settings.register_profile(
     "long",
     max_examples=1000,
+    stateful_step_count=50,
     deadline=None,
     suppress_health_check=[hypothesis.HealthCheck.too_slow],
     print_blob=True,
