@@ -167,6 +167,16 @@ def test_a_signed_event_of_almost_one_mib_is_stored_and_read_back(client: TestCl
     assert stored_event(client, event["id"])["payload"] == event
 
 
+def test_a_number_too_long_for_python_to_read_is_refused_with_400_not_a_crash(
+    client: TestClient, database_url: str
+) -> None:
+    """Python's JSON reader refuses integers over 4,300 digits with a plain ValueError."""
+    event = paid_checkout(amount_total=0)
+    body = samples.encode(event).replace(b'"amount_total":0', b'"amount_total":' + b"9" * 5000)
+
+    assert_refused(client, database_url, body, signed(body), (400, "malformed_payload"))
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -317,6 +327,7 @@ def test_unknown_fields_anywhere_change_nothing_about_the_grant(client: TestClie
         ({"payment_intent": ["pi_1"]}, "payment_intent"),
         ({"payment_status": ["paid"]}, "payment_status"),
         ({"id": "cs_\x00"}, "id is"),
+        ({"metadata": {"credits": "9" * 5000}}, "5000 digits"),
     ],
     ids=lambda value: str(value)[:40] if isinstance(value, dict) else "",
 )

@@ -61,9 +61,15 @@ class CreditFacts:
 def parse_credits(raw: object) -> int:
     """Credits are whole and positive; "10.5", "-3", "ten" or "²" are refused, never rounded."""
     text = str(raw).strip()
-    if not (text.isascii() and text.isdecimal()) or int(text) <= 0:
+    digits = text.lstrip("0")
+    if not (text.isascii() and text.isdecimal()) or not digits:
         raise NoCreditsRule(f"metadata.credits is {raw!r}, not a positive whole number")
-    return _within_bounds(int(text), "metadata.credits")
+    # int() will not even convert more than 4,300 digits; far fewer are already over the limit.
+    if len(digits) > len(str(MAX_CREDITS)):
+        raise NoCreditsRule(
+            f"metadata.credits has {len(digits)} digits, over the {MAX_CREDITS} limit"
+        )
+    return _within_bounds(int(digits), "metadata.credits")
 
 
 def needs_line_items(facts: CreditFacts, catalog: Catalog) -> bool:

@@ -58,7 +58,8 @@ def _verify(body: str, header: str, secrets: Sequence[SecretStr], tolerance: int
 def _parse(body: str) -> dict[str, Any]:
     try:
         event = json.loads(body, object_pairs_hook=_unique_keys)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError: JSONDecodeError, and integers too long to convert (over 4,300 digits).
         raise MalformedPayload(f"body is not JSON: {exc}") from exc
     _check_contents(event)
     if not isinstance(event, dict) or event.get("object") != "event":
