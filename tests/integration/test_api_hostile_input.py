@@ -85,3 +85,17 @@ def test_grants_stop_well_before_the_balance_could_overflow(client: TestClient) 
     response = grant(client, USER, 2**62, "big")
 
     assert error_of(response) == (422, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [("/v1/users/user_1", "GET, PUT"), ("/v1/wallets/user_1/spend", "POST")],
+)
+def test_a_method_a_path_does_not_serve_is_a_405_naming_every_method_it_does(
+    client: TestClient, path: str, allowed: str
+) -> None:
+    """RFC 9110: `Allow` lists the methods the resource supports, not just one route's."""
+    response = client.request("DELETE", path, headers=auth())
+
+    assert error_of(response) == (405, "http_405")
+    assert response.headers["allow"] == allowed

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from creditflow.entrypoints.http.schemas import ErrorOut
 from creditflow.errors import (
@@ -42,6 +43,7 @@ STATUS_BY_ERROR: dict[type[CreditflowError], int] = {
 }
 
 
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # What each error status means, for the OpenAPI document: routes list the ones they can answer.
 ERROR_DESCRIPTIONS = {
     400: "the body is not JSON, or not a genuine Stripe delivery",
@@ -96,8 +98,23 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("invalid_request", problems), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = "not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
+        headers = exc.headers
+        if exc.status_code == 405:
+            named = (headers or {}).get("Allow", "")
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request, named))}
         return JSONResponse(
-            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
         )
+
+
+def _allowed_methods(request: Request, named: str) -> list[str]:
+    """Every method the path serves. Starlette's 405 `Allow` names only the first route it
+    tried (`named`), where RFC 9110 (15.5.6) wants all: GET and PUT /v1/users/{id} are two
+    routes. The OpenAPI document knows them all."""
+    methods = {method.strip() for method in named.split(",") if method.strip()}
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(request.url.path):
+            methods |= {key.upper() for key in operations if key in HTTP_METHODS}
+    return sorted(methods)
