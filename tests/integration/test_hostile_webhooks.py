@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from creditflow.adapters.stripe import samples
 from creditflow.adapters.stripe.signatures import MAX_NESTING
+from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
 from creditflow.settings import MAX_WEBHOOK_BODY_BYTES
 from tests.conftest import ClientFactory
 from tests.support import (
@@ -26,6 +27,7 @@ from tests.support import (
     balance,
     buy,
     deliver,
+    error_of,
     money_back_event,
     paid_session_event,
     payment_intent_event,
@@ -219,17 +221,12 @@ def test_a_signed_event_not_sent_as_json_is_refused_with_415(
 ) -> None:
     register(client, USER)
     body = samples.encode(paid_checkout())
-    headers = {**signed(body), "Content-Type": content_type or ""}
+    headers = signed(body) | ({} if content_type is None else {"Content-Type": content_type})
     before = table_snapshot(database_url)
 
-    response = client.post(
-        "/api/stripe/webhook",
-        content=body,
-        headers={k: v for k, v in headers.items() if v},
-    )
+    response = client.post(WEBHOOK_PATH, content=body, headers=headers)  # sets no type itself
 
-    assert response.status_code == 415, response.text
-    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert error_of(response) == (415, "unsupported_media_type"), response.text
     assert table_snapshot(database_url) == before
 
 
