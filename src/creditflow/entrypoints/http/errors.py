@@ -43,7 +43,6 @@ STATUS_BY_ERROR: dict[type[CreditflowError], int] = {
 }
 
 
-HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # What each error status means, for the OpenAPI document: routes list the ones they can answer.
 ERROR_DESCRIPTIONS = {
     400: "the body is not JSON, or not a genuine Stripe delivery",
@@ -107,6 +106,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
         )
+
+
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
 def _allowed_methods(request: Request, named: str) -> list[str]:
