@@ -2,10 +2,15 @@
 
 PostgreSQL: one database per pytest-xdist worker (created, migrated, dropped), emptied between
 tests. `CREDITFLOW_TEST_POSTGRES_URL` points at the server (default: the local one, trust auth).
+
+Property tests (hypothesis) run the `ci` profile by default: few examples, derandomized, so CI is
+quick and a failure reproduces by running the test again. `--hypothesis-profile=long` explores far
+more, randomly, keeping failing examples in .hypothesis/ and printing how to reproduce them.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -15,8 +20,10 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis.database import DirectoryBasedExampleDatabase
 from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -36,6 +43,30 @@ POSTGRES_SERVER_URL = os.environ.get(
 )
 CONFIG_PREFIXES = ("CREDITFLOW_", "STRIPE_")
 LOCALSTRIPE_LAUNCHER = Path(__file__).parent / "localstripe_server.py"
+
+# Each example of a property test drives a real app over a real database: slow next to pure
+# functions, so no per-example deadline, and the "too slow" check would only fire at random.
+hypothesis.settings.register_profile(
+    "ci",
+    max_examples=30,
+    stateful_step_count=20,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
+)
+hypothesis.settings.register_profile(
+    "long",
+    max_examples=1000,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
+    print_blob=True,
+    # Absolute: the tests run inside their own temporary directories.
+    database=DirectoryBasedExampleDatabase(
+        Path(__file__).parent.parent / ".hypothesis" / "examples"
+    ),
+)
+hypothesis.settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)
@@ -89,16 +120,38 @@ def _empty_postgres(url: str) -> None:
     engine.dispose()
 
 
+EmptyDatabase = Callable[[], str]
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated, empty database of each engine."""
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> EmptyDatabase:
+    """Makes a migrated, empty database of each engine on every call: one per property example.
+
+    On PostgreSQL every call empties the worker's database again; on SQLite it is a new file.
+    """
     if request.param == "sqlite":
-        path = tmp_path / "creditflow.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
+        template = request.getfixturevalue("sqlite_template")
+        made = itertools.count()
+
+        def new_sqlite() -> str:
+            path = tmp_path / f"creditflow-{next(made)}.db"
+            shutil.copyfile(template, path)
+            return f"sqlite:///{path}"
+
+        return new_sqlite
     url: str = request.getfixturevalue("postgres_database")
-    _empty_postgres(url)
-    return url
+
+    def emptied_postgres() -> str:
+        _empty_postgres(url)
+        return url
+
+    return emptied_postgres
+
+
+@pytest.fixture
+def database_url(empty_database: EmptyDatabase) -> str:
+    """A migrated, empty database of each engine."""
+    return empty_database()
 
 
 @pytest.fixture

@@ -129,6 +129,20 @@ def error_of(response: httpx.Response) -> tuple[int, str]:
     return response.status_code, response.json()["error"]["code"]
 
 
+def assert_refused(
+    client: httpx.Client,
+    database_url: str,
+    body: object,
+    headers: dict[str, str],
+    expected: tuple[int, str],
+) -> None:
+    """POST a webhook request that must be refused with `expected`, changing no table."""
+    before = table_snapshot(database_url)
+    response = post_webhook(client, body, headers)
+    assert error_of(response) == expected, response.text
+    assert table_snapshot(database_url) == before
+
+
 def auth(key: str = API_KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 

@@ -3,7 +3,8 @@
 CreditflowError
 ├── InvalidDelivery          a webhook request that is not a genuine, well-formed Stripe event
 │   ├── SignatureInvalid     missing/bad signature, wrong secret, stale timestamp
-│   └── MalformedPayload     not JSON, not an event object
+│   ├── MalformedPayload     not JSON, not an event object
+│   └── UnsupportedMediaType not sent as JSON (Stripe always sends application/json)
 ├── PayloadTooLarge          body over the limit, refused before parsing
 ├── NotConfigured            a feature needs configuration that is missing
 │   └── StripeKeyRefused     Stripe refused STRIPE_SECRET_KEY (invalid, revoked, not allowed)
@@ -42,6 +43,10 @@ class SignatureInvalid(InvalidDelivery):
 
 class MalformedPayload(InvalidDelivery):
     code = "malformed_payload"
+
+
+class UnsupportedMediaType(InvalidDelivery):
+    code = "unsupported_media_type"
 
 
 class PayloadTooLarge(CreditflowError):

@@ -22,6 +22,7 @@ from tests.conftest import ClientFactory
 from tests.support import (
     OTHER_SECRET,
     WEBHOOK_SECRET,
+    assert_refused,
     balance,
     deliver,
     error_of,
@@ -46,19 +47,6 @@ def signed_event(client: TestClient) -> tuple[bytes, str]:
     register(client, "user_1", "ada@example.com")
     body = samples.encode(paid_session_event(user_id="user_1", credits=100))
     return body, samples.signature_header(body, WEBHOOK_SECRET)
-
-
-def assert_refused(
-    client: TestClient,
-    database_url: str,
-    body: object,
-    headers: dict[str, str],
-    expected: tuple[int, str],
-) -> None:
-    before = table_snapshot(database_url)
-    response = post_webhook(client, body, headers)
-    assert error_of(response) == expected, response.text
-    assert table_snapshot(database_url) == before
 
 
 def test_a_tampered_body_is_refused_as_a_bad_signature(
@@ -145,8 +133,17 @@ def test_a_signed_body_that_is_not_json_is_refused_as_malformed(
         b'{"id": "evt_1", "object": "event", "type": "checkout.session.completed"}',
         b'{"id": 7, "object": "event", "type": "x", "data": {"object": {}}}',
         b'{"id": "evt_1", "object": "event", "type": "x", "data": {"object": "cs_1"}}',
+        b'{"id": "evt_1", "object": "event", "type": "x", "data": {"object": [{"id": "cs_1"}]}}',
     ],
-    ids=["array", "string", "not-an-event", "no-data", "numeric-id", "data-object-not-object"],
+    ids=[
+        "array",
+        "string",
+        "not-an-event",
+        "no-data",
+        "numeric-id",
+        "data-object-not-object",
+        "data-object-a-list",
+    ],
 )
 def test_a_signed_json_body_that_is_not_a_stripe_event_is_refused_as_malformed(
     client: TestClient, database_url: str, body: bytes

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from creditflow.adapters.stripe import samples
+from creditflow.adapters.stripe.events import StripeEventInterpreter
 from tests.fakes.stripe_api import FakeStripeApi
 from tests.servers import all_at_once
 from tests.support import (
@@ -218,19 +219,22 @@ def test_a_paid_session_without_metadata_is_priced_by_its_prices_metadata(
 
 
 def test_a_session_that_crashes_processing_is_500_stored_and_processed_by_the_next_fulfil(
-    shop: TestClient, fake_stripe: FakeStripeApi
+    shop: TestClient, fake_stripe: FakeStripeApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     session_id = checkout(shop)
-    session = fake_stripe.pay(session_id)
-    details = session["customer_details"]
-    session["customer_details"] = "not an object"  # input no rule foresaw
+    fake_stripe.pay(session_id)
+    interpret = StripeEventInterpreter.interpret
 
+    def crash(_self: StripeEventInterpreter, _event: object) -> NoReturn:
+        raise AttributeError("a bug meeting an input nobody foresaw")
+
+    monkeypatch.setattr(StripeEventInterpreter, "interpret", crash)
     crashed = fulfil(shop, session_id)
-    session["customer_details"] = details
+    monkeypatch.setattr(StripeEventInterpreter, "interpret", interpret)  # the fixed release
     retried = fulfil(shop, session_id)
 
     assert error_of(crashed) == (500, "processing_failed")
-    assert "not an object" not in crashed.text
+    assert "nobody foresaw" not in crashed.text
     assert (retried.json()["status"], retried.json()["outcome"]) == ("paid", "processed")
     assert granted(shop) == [100]
 

@@ -98,11 +98,14 @@ def test_deliveries_are_counted_by_type_and_outcome_refusals_by_reason_and_every
         deliver(client, paid_session_event(user_id="user_1"), secret=OTHER_SECRET),
         post_webhook(client, b"not json", {"Stripe-Signature": sign_bytes(b"not json")}),
         post_webhook(client, too_large, {"Stripe-Signature": sign_bytes(too_large)}),
+        deliver(
+            client, paid_session_event(user_id="user_1"), headers={"Content-Type": "text/plain"}
+        ),
     ]
 
     metrics = scrape(client)
 
-    assert [response.status_code for response in responses] == [200] * 5 + [400, 400, 413]
+    assert [response.status_code for response in responses] == [200] * 5 + [400, 400, 413, 415]
     assert only(
         metrics, "creditflow_webhook_deliveries_total", "creditflow_webhook_refused_total"
     ) == {
@@ -113,6 +116,7 @@ def test_deliveries_are_counted_by_type_and_outcome_refusals_by_reason_and_every
         refused("invalid_signature"): 1,
         refused("malformed_payload"): 1,
         refused("payload_too_large"): 1,
+        refused("unsupported_media_type"): 1,
         refused("not_configured"): 0,
     }
     assert metrics["creditflow_webhook_duration_seconds_count"] == len(responses)

@@ -42,6 +42,16 @@ def test_parse_credits_refuses_digit_characters_that_are_not_decimal_digits() ->
         parse_credits("²")
 
 
+def test_parse_credits_refuses_more_digits_than_python_converts_as_over_the_limit() -> None:
+    """int() refuses strings over 4,300 digits with a ValueError, which crashed the delivery."""
+    with pytest.raises(NoCreditsRule, match="over the"):
+        parse_credits("9" * 5000)
+
+
+def test_parse_credits_reads_past_any_number_of_leading_zeros() -> None:
+    assert parse_credits("0" * 5000 + "7") == 7
+
+
 @pytest.mark.parametrize("credits", [0, -5, 1.5, "100", True])
 def test_a_catalog_entry_must_give_a_positive_whole_number_of_credits(credits: object) -> None:
     with pytest.raises(ValueError, match="positive whole number"):

@@ -73,9 +73,15 @@ class CreditFacts:
 def parse_credits(raw: object) -> int:
     """Credits are whole and positive; "10.5", "-3", "ten" or "²" are refused, never rounded."""
     text = str(raw).strip()
-    if not (text.isascii() and text.isdecimal()) or int(text) <= 0:
+    digits = text.lstrip("0")
+    if not (text.isascii() and text.isdecimal()) or not digits:
         raise NoCreditsRule(f"metadata.credits is {raw!r}, not a positive whole number")
-    return total_credits(int(text), 1, "metadata.credits")
+    # int() will not even convert more than 4,300 digits; far fewer are already over the limit.
+    if len(digits) > len(str(MAX_CREDITS)):
+        raise NoCreditsRule(
+            f"metadata.credits has {len(digits)} digits, over the {MAX_CREDITS} limit"
+        )
+    return total_credits(int(digits), 1, "metadata.credits")
 
 
 def total_credits(per_unit: int, quantity: int, source: str) -> int:

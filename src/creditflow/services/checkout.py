@@ -111,7 +111,7 @@ class CheckoutService:
             )
         )
         with self._uow() as uow:
-            purchase = uow.purchases.find(session["id"], id_of(session.get("payment_intent")))
+            purchase = uow.purchases.find(session["id"], id_of(session, "payment_intent"))
         return Fulfilment(session["id"], result, purchase)
 
     def _require_gateway(self, what: str) -> CheckoutGateway:

@@ -8,9 +8,10 @@ key with a different request is a client bug and is refused (409), never silentl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
+from creditflow.domain.credits import MAX_CREDITS
 from creditflow.domain.ledger import EntryKind, LedgerEntry, Posting
 from creditflow.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
 from creditflow.services.clock import Clock
@@ -66,8 +67,8 @@ class WalletOperations:
         original before the expiry is, so a retry after `expires_at` returns the original result.
         """
         _validate(credits, idempotency_key, reason)
-        if expires_at is not None and expires_at.tzinfo is None:
-            raise InvalidRequest("expires_at needs a timezone (e.g. 2027-01-31T00:00:00Z)")
+        if expires_at is not None:
+            expires_at = _in_utc(expires_at)
         posting = Posting(
             user_id=user_id,
             delta=credits,
@@ -114,9 +115,21 @@ def _replay(original: LedgerEntry, posting: Posting) -> WalletChange:
     return WalletChange(entry=original, balance=original.balance_after, replayed=True)
 
 
+def _in_utc(expires_at: datetime) -> datetime:
+    """Stored in UTC; 9999-12-31T23:59-01:00 has no UTC time a datetime can hold."""
+    if expires_at.tzinfo is None:
+        raise InvalidRequest("expires_at needs a timezone (e.g. 2027-01-31T00:00:00Z)")
+    try:
+        return expires_at.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidRequest("expires_at is beyond the year 9999 in UTC") from exc
+
+
 def _validate(credits: int, idempotency_key: str, reason: str) -> None:
-    if type(credits) is not int or credits <= 0:
-        raise InvalidRequest("credits must be a positive whole number")
+    # A single change beyond MAX_CREDITS is a typo, and a few of them would overflow the
+    # 64-bit balance (a 500 where the client needs a 422).
+    if type(credits) is not int or not 0 < credits <= MAX_CREDITS:
+        raise InvalidRequest(f"credits must be a positive whole number, at most {MAX_CREDITS}")
     if not idempotency_key.strip() or len(idempotency_key) > MAX_KEY_LENGTH:
         raise InvalidRequest(f"idempotency_key must be 1 to {MAX_KEY_LENGTH} characters")
     if not reason.strip() or len(reason) > MAX_REASON_LENGTH:

@@ -6,7 +6,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
-from creditflow.adapters.stripe.fields import id_of, int_or_none, metadata_of
+from creditflow.adapters.stripe.fields import (
+    MAX_EMAIL_LENGTH,
+    amount_of,
+    flag_of,
+    id_of,
+    mapping_of,
+    metadata_of,
+    text_of,
+)
 from creditflow.adapters.stripe.money_back import MONEY_BACK_EVENTS, interpret_money_back
 from creditflow.adapters.stripe.payment_intents import (
     PAYMENT_INTENT_SIGNALS,
@@ -60,22 +68,23 @@ class StripeEventInterpreter:
         return IgnoredEvent(f"{event_type} is not an event creditflow acts on")
 
     def _checkout(self, event_type: str, session: Mapping[str, Any]) -> Interpretation:
-        session_id = session.get("id")
-        if session.get("object") != "checkout.session" or not isinstance(session_id, str):
+        session_id = text_of(session, "id")
+        if session.get("object") != "checkout.session" or session_id is None:
             raise NeedsAttention(f"{event_type} does not carry a checkout session")
-        if session.get("mode", "payment") != "payment":
-            return IgnoredEvent(f"checkout session in {session.get('mode')} mode buys no credits")
+        mode = text_of(session, "mode") or "payment"
+        if mode != "payment":
+            return IgnoredEvent(f"checkout session in {mode} mode buys no credits")
         signal = CHECKOUT_SIGNALS[event_type] or _completed_signal(session)
         credits, problem = self._price(session) if signal is PaymentSignal.PAID else (None, None)
         return PaymentEvent(
             checkout_session_id=session_id,
-            payment_intent_id=id_of(session.get("payment_intent")),
+            payment_intent_id=id_of(session, "payment_intent"),
             signal=signal,
             buyer=_buyer(session),
-            amount=int_or_none(session.get("amount_total")),
-            currency=session.get("currency"),
-            payment_link=id_of(session.get("payment_link")),
-            livemode=bool(session.get("livemode", False)),
+            amount=amount_of(session, "amount_total"),
+            currency=text_of(session, "currency", max_length=3),
+            payment_link=id_of(session, "payment_link"),
+            livemode=flag_of(session, "livemode"),
             credits=credits,
             credits_problem=problem,
         )
@@ -84,7 +93,7 @@ class StripeEventInterpreter:
         raw = metadata_of(session).get("credits")
         facts = CreditFacts(
             metadata_credits=None if raw is None else str(raw),
-            payment_link=id_of(session.get("payment_link")),
+            payment_link=id_of(session, "payment_link"),
             line_items=None,
         )
         try:
@@ -100,15 +109,15 @@ class StripeEventInterpreter:
 
 
 def _completed_signal(session: Mapping[str, Any]) -> PaymentSignal:
-    if session.get("payment_status") in PAID_STATUSES:
+    if text_of(session, "payment_status") in PAID_STATUSES:
         return PaymentSignal.PAID
     return PaymentSignal.AWAITING
 
 
 def _buyer(session: Mapping[str, Any]) -> Buyer:
-    metadata = metadata_of(session)
-    details = session.get("customer_details") or {}
+    details = mapping_of(session, "customer_details")
     return Buyer(
-        user_id=session.get("client_reference_id") or metadata.get("user_id"),
-        email=details.get("email") or session.get("customer_email"),
+        user_id=text_of(session, "client_reference_id") or text_of(metadata_of(session), "user_id"),
+        email=text_of(details, "email", MAX_EMAIL_LENGTH)
+        or text_of(session, "customer_email", MAX_EMAIL_LENGTH),
     )

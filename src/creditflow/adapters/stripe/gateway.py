@@ -20,7 +20,7 @@ import stripe
 from stripe.params import EventListParamsCreated
 
 from creditflow.adapters.stripe.failures import translated
-from creditflow.adapters.stripe.fields import id_of, int_or_none, metadata_of
+from creditflow.adapters.stripe.fields import amount_of, id_of, metadata_of
 from creditflow.domain.checkout import CreatedSession, SessionRequest
 from creditflow.domain.credits import LineItem
 
@@ -105,7 +105,7 @@ def _line_item(item: dict[str, Any]) -> LineItem:
     price = item.get("price")
     credits = metadata_of(price).get("credits") if isinstance(price, dict) else None
     return LineItem(
-        price_id=id_of(price),
-        quantity=int_or_none(item.get("quantity")) or 0,
+        price_id=id_of(item, "price"),
+        quantity=amount_of(item, "quantity") or 0,
         price_credits=None if credits is None else str(credits),
     )

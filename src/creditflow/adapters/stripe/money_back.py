@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from creditflow.adapters.stripe.fields import id_of, int_or_none
+from creditflow.adapters.stripe.fields import amount_of, flag_of, id_of, text_of
 from creditflow.domain.adjustments import DisputeStatus
 from creditflow.domain.payments import ChargeRefunded, DisputeChanged, MoneyBack, RefundChanged
 from creditflow.errors import NeedsAttention
@@ -23,34 +23,35 @@ UNCOUNTED_REFUND_STATUSES = ("failed", "canceled")
 
 
 def interpret_money_back(event_type: str, obj: Mapping[str, Any]) -> MoneyBack:
-    intent_id = id_of(obj.get("payment_intent"))
+    object_id = text_of(obj, "id")
+    intent_id = id_of(obj, "payment_intent")
     if intent_id is None:
         raise NeedsAttention(
-            f"{event_type} for {obj.get('id')} names no payment_intent, so no purchase can be "
+            f"{event_type} for {object_id} names no payment_intent, so no purchase can be "
             "found for it"
         )
-    livemode = bool(obj.get("livemode", False))
-    amount = int_or_none(obj.get("amount")) or 0
+    livemode = flag_of(obj, "livemode")
+    amount = amount_of(obj, "amount") or 0
     if event_type == "charge.refunded":
         return ChargeRefunded(
             payment_intent_id=intent_id,
             amount=amount,
-            amount_refunded=int_or_none(obj.get("amount_refunded")) or 0,
-            currency=obj.get("currency"),
+            amount_refunded=amount_of(obj, "amount_refunded") or 0,
+            currency=text_of(obj, "currency", max_length=3),
             livemode=livemode,
         )
     if event_type in REFUND_EVENTS:
         return RefundChanged(
-            refund_id=str(obj.get("id")),
+            refund_id=str(object_id),
             payment_intent_id=intent_id,
             amount=amount,
-            counts=obj.get("status") not in UNCOUNTED_REFUND_STATUSES,
+            counts=text_of(obj, "status") not in UNCOUNTED_REFUND_STATUSES,
             livemode=livemode,
         )
     return DisputeChanged(
         payment_intent_id=intent_id,
-        dispute_id=str(obj.get("id")),
-        status=DISPUTE_OUTCOMES.get(str(obj.get("status")), DisputeStatus.OPEN),
+        dispute_id=str(object_id),
+        status=DISPUTE_OUTCOMES.get(str(text_of(obj, "status")), DisputeStatus.OPEN),
         amount=amount,
         livemode=livemode,
     )

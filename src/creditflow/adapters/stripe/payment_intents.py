@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from creditflow.adapters.stripe.fields import id_of, int_or_none, metadata_of
+from creditflow.adapters.stripe.fields import (
+    MAX_EMAIL_LENGTH,
+    amount_of,
+    flag_of,
+    metadata_of,
+    text_of,
+)
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.credits import NoCreditsRule, parse_credits
 from creditflow.domain.payments import IgnoredEvent, Interpretation, PaymentEvent
@@ -24,7 +30,7 @@ CREDITFLOW_METADATA = ("user_id", "credits", "email")
 
 
 def interpret_payment_intent(event_type: str, intent: Mapping[str, Any]) -> Interpretation:
-    intent_id = id_of(intent)
+    intent_id = text_of(intent, "id")
     if intent.get("object") != "payment_intent" or intent_id is None:
         raise NeedsAttention(f"{event_type} does not carry a payment intent")
     metadata = metadata_of(intent)
@@ -42,19 +48,20 @@ def interpret_payment_intent(event_type: str, intent: Mapping[str, Any]) -> Inte
             problem = exc.message
         if credits is None and problem is None:
             problem = "the PaymentIntent has no metadata.credits (PaymentIntents carry no price)"
-    received = int_or_none(intent.get("amount_received")) or int_or_none(intent.get("amount"))
+    received = amount_of(intent, "amount_received") or amount_of(intent, "amount")
     return PaymentEvent(
         checkout_session_id=None,
         payment_intent_id=intent_id,
         signal=signal,
         buyer=Buyer(
-            user_id=metadata.get("user_id"),
-            email=metadata.get("email") or intent.get("receipt_email"),
+            user_id=text_of(metadata, "user_id"),
+            email=text_of(metadata, "email", MAX_EMAIL_LENGTH)
+            or text_of(intent, "receipt_email", MAX_EMAIL_LENGTH),
         ),
         amount=received,
-        currency=intent.get("currency"),
+        currency=text_of(intent, "currency", max_length=3),
         payment_link=None,
-        livemode=bool(intent.get("livemode", False)),
+        livemode=flag_of(intent, "livemode"),
         credits=credits,
         credits_problem=problem,
     )

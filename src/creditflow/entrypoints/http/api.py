@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from creditflow.bootstrap import Container
 from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.domain.purchases import PurchaseStatus
 from creditflow.entrypoints.http.auth import require_api_key
+from creditflow.entrypoints.http.errors import error_responses
 from creditflow.entrypoints.http.schemas import (
+    MAX_ID,
+    NO_NUL,
     EventDetailOut,
     EventOut,
     EventsOut,
@@ -32,8 +35,14 @@ from creditflow.entrypoints.http.schemas import (
 )
 from creditflow.logging_setup import bound_event
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/v1",
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(401, 422, 503),
+)
 Limit = Annotated[int, Query(ge=1, le=500)]
+UserId = Annotated[str, Path(max_length=255, pattern=NO_NUL)]
+EventId = Annotated[str, Path(max_length=255, pattern=NO_NUL)]
 
 
 def container(request: Request) -> Container:
@@ -43,8 +52,13 @@ def container(request: Request) -> Container:
 Services = Annotated[Container, Depends(container)]
 
 
-@router.put("/users/{user_id}", tags=["users"], response_model=RegistrationOut)
-def put_user(user_id: str, body: UserIn, services: Services) -> RegistrationOut:
+@router.put(
+    "/users/{user_id}",
+    tags=["users"],
+    response_model=RegistrationOut,
+    responses=error_responses(400, 409),
+)
+def put_user(user_id: UserId, body: UserIn, services: Services) -> RegistrationOut:
     """Register or update a user; claims the pending grants waiting for their id or e-mail."""
     registration = services.users.register(user_id, body.email)
     return RegistrationOut(
@@ -55,21 +69,36 @@ def put_user(user_id: str, body: UserIn, services: Services) -> RegistrationOut:
     )
 
 
-@router.get("/users/{user_id}", tags=["users"], response_model=UserWithBalanceOut)
-def get_user(user_id: str, services: Services) -> UserWithBalanceOut:
+@router.get(
+    "/users/{user_id}",
+    tags=["users"],
+    response_model=UserWithBalanceOut,
+    responses=error_responses(404),
+)
+def get_user(user_id: UserId, services: Services) -> UserWithBalanceOut:
     user, wallet = services.queries.user(user_id)
     return UserWithBalanceOut(user=UserOut.of(user), balance=wallet.balance)
 
 
-@router.get("/wallets/{user_id}", tags=["wallets"], response_model=WalletOut)
-def get_wallet(user_id: str, services: Services) -> WalletOut:
+@router.get(
+    "/wallets/{user_id}", tags=["wallets"], response_model=WalletOut, responses=error_responses(404)
+)
+def get_wallet(user_id: UserId, services: Services) -> WalletOut:
     wallet = services.queries.wallet(user_id)
     return WalletOut(user_id=wallet.user_id, balance=wallet.balance, updated_at=wallet.updated_at)
 
 
-@router.get("/wallets/{user_id}/ledger", tags=["wallets"], response_model=LedgerPageOut)
+@router.get(
+    "/wallets/{user_id}/ledger",
+    tags=["wallets"],
+    response_model=LedgerPageOut,
+    responses=error_responses(404),
+)
 def get_ledger(
-    user_id: str, services: Services, limit: Limit = 50, before: int | None = None
+    user_id: UserId,
+    services: Services,
+    limit: Limit = 50,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> LedgerPageOut:
     """Entries newest first. Pass `next_before` back as `before` for the next page."""
     entries = services.queries.ledger(user_id, limit=limit, before_id=before)
@@ -84,16 +113,21 @@ def get_ledger(
     "/wallets/{user_id}/spend",
     tags=["wallets"],
     response_model=WalletChangeOut,
-    responses={402: {"description": "not enough credits; the error carries the balance"}},
+    responses=error_responses(400, 402, 404, 409),
 )
-def spend(user_id: str, body: SpendIn, services: Services) -> WalletChangeOut:
+def spend(user_id: UserId, body: SpendIn, services: Services) -> WalletChangeOut:
     """Spend credits, idempotently by `idempotency_key`: a retry returns the original result."""
     change = services.wallets.spend(user_id, body.credits, body.idempotency_key, body.reason)
     return WalletChangeOut.of(user_id, change)
 
 
-@router.post("/wallets/{user_id}/grants", tags=["wallets"], response_model=WalletChangeOut)
-def grant(user_id: str, body: GrantIn, services: Services) -> WalletChangeOut:
+@router.post(
+    "/wallets/{user_id}/grants",
+    tags=["wallets"],
+    response_model=WalletChangeOut,
+    responses=error_responses(400, 404, 409),
+)
+def grant(user_id: UserId, body: GrantIn, services: Services) -> WalletChangeOut:
     """Promotional or manual credits; spent before paid ones, leaving at `expires_at`."""
     change = services.wallets.grant(
         user_id, body.credits, body.idempotency_key, body.reason, body.expires_at
@@ -104,7 +138,7 @@ def grant(user_id: str, body: GrantIn, services: Services) -> WalletChangeOut:
 @router.get("/purchases", tags=["purchases"], response_model=PurchasesOut)
 def list_purchases(
     services: Services,
-    user_id: str | None = None,
+    user_id: Annotated[str | None, Query(max_length=255, pattern=NO_NUL)] = None,
     status: PurchaseStatus | None = None,
     limit: Limit = 100,
 ) -> PurchasesOut:
@@ -126,13 +160,23 @@ def list_events(
     return EventsOut(events=[EventOut.of(event) for event in found])
 
 
-@router.get("/events/{event_id}", tags=["events"], response_model=EventDetailOut)
-def get_event(event_id: str, services: Services) -> EventDetailOut:
+@router.get(
+    "/events/{event_id}",
+    tags=["events"],
+    response_model=EventDetailOut,
+    responses=error_responses(404),
+)
+def get_event(event_id: EventId, services: Services) -> EventDetailOut:
     return EventDetailOut.of(services.queries.event(event_id))
 
 
-@router.post("/events/{event_id}/replay", tags=["events"], response_model=ReplayOut)
-def replay_event(event_id: str, services: Services) -> ReplayOut:
+@router.post(
+    "/events/{event_id}/replay",
+    tags=["events"],
+    response_model=ReplayOut,
+    responses=error_responses(404),
+)
+def replay_event(event_id: EventId, services: Services) -> ReplayOut:
     """Process a stored delivery again (after fixing the catalog, say). Never grants twice."""
     with bound_event(event_id):
         result = services.deliveries.replay(event_id)

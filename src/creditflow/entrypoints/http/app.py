@@ -18,10 +18,11 @@ from starlette.concurrency import run_in_threadpool
 from creditflow import __version__
 from creditflow.bootstrap import Container, build_container
 from creditflow.entrypoints.http import api, checkout
-from creditflow.entrypoints.http.errors import error_body, install_error_handlers
+from creditflow.entrypoints.http.errors import error_body, error_responses, install_error_handlers
 from creditflow.entrypoints.http.metrics import Metrics, metrics_router
 from creditflow.entrypoints.http.periodic import PeriodicTask
 from creditflow.entrypoints.http.request_id import RequestIdMiddleware
+from creditflow.entrypoints.http.schemas import HealthOut
 from creditflow.entrypoints.http.webhook import webhook_router
 from creditflow.services.clock import Clock, utc_now
 from creditflow.settings import Settings
@@ -57,7 +58,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.include_router(api.router)
     app.include_router(metrics_router())
     app.include_router(checkout.router)
-    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
+    app.add_api_route(
+        "/healthz",
+        healthz,
+        methods=["GET"],
+        tags=["health"],
+        response_model=HealthOut,
+        responses=error_responses(503),
+    )
     return app
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
@@ -11,7 +9,7 @@ from creditflow.domain.checkout import CheckoutOrder
 from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.entrypoints.http.api import Services
 from creditflow.entrypoints.http.auth import require_api_key
-from creditflow.entrypoints.http.errors import error_body
+from creditflow.entrypoints.http.errors import error_body, error_responses
 from creditflow.entrypoints.http.schemas import (
     CheckoutSessionIn,
     CheckoutSessionOut,
@@ -21,16 +19,8 @@ from creditflow.entrypoints.http.schemas import (
 router = APIRouter(
     prefix="/v1/checkout-sessions", tags=["checkout"], dependencies=[Depends(require_api_key)]
 )
-Responses = dict[int | str, dict[str, Any]]
-STRIPE_DOWN: Responses = {
-    503: {"description": "Stripe is not configured, refuses the key, or is down"}
-}
-CREATE_ERRORS: Responses = {
-    404: {"description": "unknown user"},
-    422: {"description": "unknown pack or price"},
-    **STRIPE_DOWN,
-}
-FULFIL_ERRORS: Responses = {404: {"description": "Stripe has no such session"}, **STRIPE_DOWN}
+CREATE_ERRORS = error_responses(400, 404, 422, 503)
+FULFIL_ERRORS = error_responses(404, 500, 503)
 FULFIL_FAILED = (
     "processing failed; the session is stored and the next fulfil call, or Stripe's webhook, "
     "processes it again"

@@ -30,6 +30,7 @@ from creditflow.errors import (
     NotConfigured,
     PayloadTooLarge,
     SignatureInvalid,
+    UnsupportedMediaType,
 )
 from creditflow.services.queries import Backlog
 
@@ -39,7 +40,14 @@ METRICS_PATH = "/metrics"
 # Ledger kinds that put credits into a wallet, as the `source` label names them.
 GRANT_SOURCES = {EntryKind.PURCHASE.value: "purchase", EntryKind.GRANT.value: "promotional"}
 REFUSAL_REASONS = tuple(
-    error.code for error in (SignatureInvalid, MalformedPayload, PayloadTooLarge, NotConfigured)
+    error.code
+    for error in (
+        SignatureInvalid,
+        MalformedPayload,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        NotConfigured,
+    )
 )
 
 

@@ -6,8 +6,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from creditflow.domain.credits import MAX_CREDITS
 from creditflow.domain.deliveries import StoredDelivery
 from creditflow.domain.ledger import LedgerEntry
 from creditflow.domain.pending import PendingGrant
@@ -15,9 +16,36 @@ from creditflow.domain.purchases import Purchase
 from creditflow.domain.users import User
 from creditflow.services.wallet_operations import WalletChange
 
+# PostgreSQL text cannot hold a NUL character; refusing it at the door keeps both databases alike.
+NO_NUL = r"^[^\x00]*$"
+MAX_ID = 2**63 - 1  # ledger entry ids are 64-bit
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # details, e.g. the balance with a refused spend
+
+    code: str = Field(examples=["not_found"], description="stable, for programs")
+    message: str = Field(description="for people")
+
+
+class ErrorOut(BaseModel):
+    """Every error answer, from any route."""
+
+    error: ErrorDetail
+
+
+class HealthOut(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class WebhookReplyOut(BaseModel):
+    event_id: str
+    status: str = Field(description="processed, duplicate, ignored, needs_attention or failed")
+    error: str | None
+
 
 class UserIn(BaseModel):
-    email: str | None = Field(None, max_length=320, examples=["ada@example.com"])
+    email: str | None = Field(None, max_length=320, pattern=NO_NUL, examples=["ada@example.com"])
 
 
 class UserOut(BaseModel):
@@ -177,9 +205,11 @@ class ReplayOut(BaseModel):
 
 
 class SpendIn(BaseModel):
-    credits: int = Field(gt=0, strict=True, examples=[5])
-    idempotency_key: str = Field(min_length=1, max_length=200, examples=["gen_8f14e45f"])
-    reason: str = Field(min_length=1, max_length=500, examples=["image generation"])
+    credits: int = Field(gt=0, le=MAX_CREDITS, strict=True, examples=[5])
+    idempotency_key: str = Field(
+        min_length=1, max_length=200, pattern=NO_NUL, examples=["gen_8f14e45f"]
+    )
+    reason: str = Field(min_length=1, max_length=500, pattern=NO_NUL, examples=["image generation"])
 
 
 class GrantIn(SpendIn):

@@ -16,8 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from creditflow.adapters.stripe.signatures import verify_and_parse
 from creditflow.bootstrap import Container
 from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.entrypoints.http.errors import error_responses
 from creditflow.entrypoints.http.metrics import Metrics, app_metrics
-from creditflow.errors import CreditflowError, PayloadTooLarge
+from creditflow.entrypoints.http.schemas import WebhookReplyOut
+from creditflow.errors import CreditflowError, PayloadTooLarge, UnsupportedMediaType
 from creditflow.logging_setup import bound_event
 from creditflow.services.deliveries import Delivery
 from creditflow.settings import MAX_WEBHOOK_BODY_BYTES, Settings
@@ -27,6 +29,36 @@ LEGACY_WEBHOOK_PATH = "/api/payment/webhook"
 FAILED_REPLY = "processing failed; the delivery is stored and Stripe's retry processes it again"
 
 log = logging.getLogger(__name__)
+
+# The handler reads the raw body itself (its bytes are what is signed), so FastAPI cannot infer
+# the request from a parameter; the document states it here.
+WEBHOOK_REQUEST: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "Stripe-Signature",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "`t=<unix time>,v1=<HMAC-SHA256 of t.body>` with the endpoint secret",
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "description": "a Stripe event, as Stripe signed it"}
+            }
+        },
+    },
+}
+WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": WebhookReplyOut, "description": "processed, duplicate, ignored or parked"},
+    500: {
+        "model": WebhookReplyOut,
+        "description": "stored, processing failed: Stripe's retry processes it again",
+    },
+    **error_responses(400, 413, 415, 503),
+}
 
 
 async def read_limited_body(request: Request, limit: int) -> bytes:
@@ -40,6 +72,15 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise PayloadTooLarge(f"body is over the {limit}-byte limit")
     return bytes(body)
+
+
+def require_json(content_type: str | None) -> None:
+    """Stripe sends `application/json`; a form, text or an unlabelled body is not a delivery."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"content type {content_type!r} is not JSON; Stripe sends application/json"
+        )
 
 
 async def receive_webhook(request: Request) -> JSONResponse:
@@ -86,6 +127,7 @@ async def _receive(request: Request, metrics: Metrics) -> JSONResponse:
 
 async def _verified(request: Request, settings: Settings) -> tuple[bytes, dict[str, Any]]:
     """The body and the event it holds, once a configured secret's signature vouches for it."""
+    require_json(request.headers.get("content-type"))
     body = await read_limited_body(request, MAX_WEBHOOK_BODY_BYTES)
     event = verify_and_parse(
         body,
@@ -98,14 +140,19 @@ async def _verified(request: Request, settings: Settings) -> tuple[bytes, dict[s
 
 def webhook_router(*, legacy: bool) -> APIRouter:
     router = APIRouter(tags=["webhooks"])
+    documented: dict[str, Any] = {
+        "methods": ["POST"],
+        "responses": WEBHOOK_RESPONSES,
+        "openapi_extra": WEBHOOK_REQUEST,
+    }
     summary = "Receive a signed Stripe event (the one webhook handler)"
-    router.add_api_route(WEBHOOK_PATH, receive_webhook, methods=["POST"], summary=summary)
+    router.add_api_route(WEBHOOK_PATH, receive_webhook, summary=summary, **documented)
     if legacy:
         router.add_api_route(
             LEGACY_WEBHOOK_PATH,
             receive_webhook,
-            methods=["POST"],
             summary="Deprecated alias of /api/stripe/webhook",
             deprecated=True,
+            **documented,
         )
     return router
