@@ -23,9 +23,8 @@ from creditflow.adapters.stripe import samples
 from creditflow.adapters.stripe.client import DEFAULT_TIMEOUTS, Timeouts, make_client
 from creditflow.adapters.stripe.gateway import StripeGateway
 from creditflow.bootstrap import Container, build_container
-from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
 from creditflow.services.audit import Finding
-from creditflow.settings import Settings
+from creditflow.settings import WEBHOOK_PATH, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
 WEBHOOK_SECRET = "whsec_test_c2VjcmV0LWZvci10ZXN0cw"

@@ -17,6 +17,8 @@ from creditflow.logging_setup import LogFormat
 
 DEFAULT_DATABASE_URL = "sqlite:///./creditflow.db"
 MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
+WEBHOOK_PATH = "/api/stripe/webhook"
+LEGACY_WEBHOOK_PATH = "/api/payment/webhook"  # the old app's; served only when enabled
 
 
 class Settings(BaseSettings):

@@ -20,8 +20,8 @@ import stripe
 from creditflow.adapters.stripe import samples
 from creditflow.adapters.stripe.client import make_client
 from creditflow.adapters.stripe.gateway import StripeGateway
-from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
 from creditflow.errors import StripeKeyRefused
+from creditflow.settings import WEBHOOK_PATH
 from tests.support import (
     WEBHOOK_SECRET,
     balance,

@@ -34,6 +34,9 @@ SESSIONS_PATH = "/v1/checkout/sessions"
 SESSION_PATH = "/v1/checkout/sessions/{session_id}"
 LINE_ITEMS_PATH = "/v1/checkout/sessions/{session_id}/line_items"
 PRICE_PATH = "/v1/prices/{price_id}"
+PAYMENT_LINK_PATH = "/v1/payment_links/{link_id}"
+WEBHOOK_ENDPOINTS_PATH = "/v1/webhook_endpoints"
+BALANCE_PATH = "/v1/balance"
 
 Handler = Callable[[Request, dict[str, Any]], dict[str, Any]]
 
@@ -55,6 +58,8 @@ class FakeStripeApi:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     line_items: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     created_with: dict[str, dict[str, Any]] = field(default_factory=dict)  # session id -> params
+    payment_links: dict[str, dict[str, Any]] = field(default_factory=dict)
+    webhook_endpoints: list[dict[str, Any]] = field(default_factory=list)
     failing: bool = False
     delay_seconds: float = 0.0
     requests: list[str] = field(default_factory=list)
@@ -67,6 +72,15 @@ class FakeStripeApi:
         self.prices[price_id] = stripe_objects.price(
             price_id, unit_amount=unit_amount, credits=credits
         )
+
+    def add_payment_link(self, link_id: str) -> None:
+        self.payment_links[link_id] = stripe_objects.payment_link(link_id)
+
+    def add_webhook_endpoint(
+        self, url: str, events: list[str] | None = None, *, status: str = "enabled"
+    ) -> None:
+        """An endpoint configured in the account; by default it sends every event (`*`)."""
+        self.webhook_endpoints.append(stripe_objects.webhook_endpoint(url, events or ["*"], status))
 
     def sell(self, session_id: str, *items: tuple[str, int]) -> None:
         """The session bought these (price id, quantity) pairs."""
@@ -98,6 +112,9 @@ class FakeStripeApi:
                 Route(SESSION_PATH, self._answer(self._retrieve_session)),
                 Route(LINE_ITEMS_PATH, self._answer(self._list_line_items)),
                 Route(PRICE_PATH, self._answer(self._retrieve_price)),
+                Route(PAYMENT_LINK_PATH, self._answer(self._retrieve_payment_link)),
+                Route(WEBHOOK_ENDPOINTS_PATH, self._answer(self._list_webhook_endpoints)),
+                Route(BALANCE_PATH, self._answer(self._balance)),
             ]
         )
 
@@ -171,6 +188,21 @@ class FakeStripeApi:
         if price_id not in self.prices:
             raise _no_such("price", price_id)
         return self.prices[price_id]
+
+    def _retrieve_payment_link(self, request: Request, _params: dict[str, Any]) -> dict[str, Any]:
+        link_id = request.path_params["link_id"]
+        if link_id not in self.payment_links:
+            raise _no_such("payment_link", link_id)
+        return self.payment_links[link_id]
+
+    def _list_webhook_endpoints(self, request: Request, _params: dict[str, Any]) -> dict[str, Any]:
+        data = self.webhook_endpoints
+        return {"object": "list", "data": data, "has_more": False, "url": request.url.path}
+
+    def _balance(self, _request: Request, _params: dict[str, Any]) -> dict[str, Any]:
+        """The cheapest authenticated call: what a key check reads."""
+        money = [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}]
+        return {"object": "balance", "available": money, "livemode": False, "pending": money}
 
 
 def _no_such(kind: str, object_id: str) -> StripeErrorAnswer:

@@ -100,3 +100,27 @@ def line_item(
     for amount in ("amount_subtotal", "amount_total"):
         item[amount] = item["price"]["unit_amount"] * quantity
     return item
+
+
+def webhook_endpoint(url: str, enabled_events: list[str], status: str) -> dict[str, Any]:
+    """A webhook endpoint as `GET /v1/webhook_endpoints` lists it (Stripe's API reference shape;
+    the signing secret is only ever returned on creation, so it is absent here too)."""
+    return {
+        "id": new_id("we"),
+        "object": "webhook_endpoint",
+        "api_version": None,
+        "application": None,
+        "created": 1719792000,
+        "description": None,
+        "enabled_events": enabled_events,
+        "livemode": False,
+        "metadata": {},
+        "status": status,
+        "url": url,
+    }
+
+
+def payment_link(link_id: str) -> dict[str, Any]:
+    obj = copy.deepcopy(fixture("payment_link.json"))
+    obj["id"] = link_id
+    return obj

@@ -19,8 +19,7 @@ from fastapi.testclient import TestClient
 
 from creditflow.adapters.stripe import samples
 from creditflow.adapters.stripe.signatures import MAX_NESTING
-from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
-from creditflow.settings import MAX_WEBHOOK_BODY_BYTES
+from creditflow.settings import MAX_WEBHOOK_BODY_BYTES, WEBHOOK_PATH
 from tests.conftest import ClientFactory
 from tests.support import (
     assert_refused,

@@ -11,7 +11,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from creditflow.entrypoints.http.webhook import LEGACY_WEBHOOK_PATH, WEBHOOK_PATH
+from creditflow.settings import LEGACY_WEBHOOK_PATH, WEBHOOK_PATH
 from tests.conftest import ClientFactory
 from tests.support import (
     balance,

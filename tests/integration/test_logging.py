@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
 from creditflow.logging_setup import LogFormat, build_handler
+from creditflow.settings import WEBHOOK_PATH
 from tests.cli.support import serve
 from tests.conftest import ClientFactory
 from tests.fakes.stripe_api import FakeStripeApi

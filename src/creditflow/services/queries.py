@@ -20,6 +20,7 @@ class Backlog:
     pending_grants: int
     pending_credits: int
     needs_attention: int
+    failed: int
 
 
 class Queries:
@@ -68,4 +69,5 @@ class Queries:
         with self._uow() as uow:
             pending_grants, pending_credits = uow.pending.unclaimed_totals()
             needs_attention = uow.inbox.count(DeliveryStatus.NEEDS_ATTENTION)
-        return Backlog(pending_grants, pending_credits, needs_attention)
+            failed = uow.inbox.count(DeliveryStatus.FAILED)
+        return Backlog(pending_grants, pending_credits, needs_attention, failed)

@@ -95,6 +95,16 @@ class StripeGateway:
 
     # Set-up checks.
 
+    def webhook_endpoints(self) -> list[dict[str, Any]]:
+        """The account's webhook endpoints: where Stripe delivers, which events, enabled or not."""
+        with translated("list the webhook endpoints"):
+            page = self._client.v1.webhook_endpoints.list(params={"limit": PAGE_SIZE})
+            return [endpoint.to_dict(for_json=True) for endpoint in page.auto_paging_iter()]
+
+    def payment_link(self, link_id: str) -> dict[str, Any]:
+        with translated(f"retrieve payment link {link_id}"):
+            return self._client.v1.payment_links.retrieve(link_id).to_dict(for_json=True)
+
     def check_key(self) -> None:
         """A cheap authenticated call: `StripeKeyRefused` when the key is wrong or revoked."""
         with translated("check the API key by reading the balance"):

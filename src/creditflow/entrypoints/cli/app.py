@@ -15,7 +15,15 @@ from typing import ParamSpec
 
 import typer
 
-from creditflow.entrypoints.cli import audit, operations, records, server, stripe_test, verify
+from creditflow.entrypoints.cli import (
+    audit,
+    doctor,
+    operations,
+    records,
+    server,
+    stripe_test,
+    verify,
+)
 from creditflow.entrypoints.cli.render import error
 from creditflow.errors import CreditflowError
 
@@ -58,7 +66,7 @@ for record_command in (
     records.replay,
 ):
     app.command(rich_help_panel="Records")(reporting(record_command))
-for operation in (operations.grant, operations.expire, audit.audit):
+for operation in (operations.grant, operations.expire, audit.audit, doctor.doctor):
     app.command(rich_help_panel="Operations")(reporting(operation))
 
 

@@ -25,9 +25,8 @@ from creditflow.entrypoints.cli.database import (
 )
 from creditflow.entrypoints.cli.render import note, show, warn
 from creditflow.entrypoints.http import create_app
-from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
 from creditflow.logging_setup import configure_logging
-from creditflow.settings import Settings
+from creditflow.settings import WEBHOOK_PATH, Settings
 
 
 def serve(

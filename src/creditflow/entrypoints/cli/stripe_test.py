@@ -26,7 +26,7 @@ from creditflow.entrypoints.cli.webhook_client import (
     post_event,
     signing_secret,
 )
-from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
+from creditflow.settings import WEBHOOK_PATH
 
 DEFAULT_CREDITS = 100
 

@@ -29,9 +29,8 @@ from creditflow.entrypoints.cli.webhook_client import (
     post_event,
     signing_secret,
 )
-from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
 from creditflow.errors import CreditflowError
-from creditflow.settings import Settings
+from creditflow.settings import WEBHOOK_PATH, Settings
 
 VERIFY_CREDITS = 100
 MARKS = {"passed": "✓", "failed": "✗", "skipped": "-"}

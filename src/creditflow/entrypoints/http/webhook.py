@@ -22,10 +22,13 @@ from creditflow.entrypoints.http.schemas import WebhookReplyOut
 from creditflow.errors import CreditflowError, PayloadTooLarge, UnsupportedMediaType
 from creditflow.logging_setup import bound_event
 from creditflow.services.deliveries import Delivery
-from creditflow.settings import MAX_WEBHOOK_BODY_BYTES, Settings
+from creditflow.settings import (
+    LEGACY_WEBHOOK_PATH,
+    MAX_WEBHOOK_BODY_BYTES,
+    WEBHOOK_PATH,
+    Settings,
+)
 
-WEBHOOK_PATH = "/api/stripe/webhook"
-LEGACY_WEBHOOK_PATH = "/api/payment/webhook"
 FAILED_REPLY = "processing failed; the delivery is stored and Stripe's retry processes it again"
 
 log = logging.getLogger(__name__)
