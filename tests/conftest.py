@@ -254,14 +254,9 @@ def fake_stripe() -> Iterator[FakeStripeApi]:
         yield fake
 
 
-@pytest.fixture(scope="session")
-def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """localstripe in its own process on 127.0.0.1 (tests/localstripe_server.py); its base URL.
-
-    One per test worker, started when a test first needs it. Its objects and webhook endpoints
-    live in that process's memory only; tests tell theirs apart by id.
-    """
-    log = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
+@contextmanager
+def running_localstripe(log: Path) -> Iterator[str]:
+    """localstripe in its own process on 127.0.0.1 (tests/localstripe_server.py); its base URL."""
     with log.open("wb") as errors:
         process = subprocess.Popen(
             [sys.executable, str(LOCALSTRIPE_LAUNCHER)], stdout=subprocess.PIPE, stderr=errors
@@ -276,6 +271,21 @@ def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop_process(process)
         if process.stdout is not None:
             process.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One localstripe per test worker, started when a test first needs it. Its objects and
+    webhook endpoints live in that process's memory only; tests tell theirs apart by id."""
+    with running_localstripe(tmp_path_factory.mktemp("localstripe") / "localstripe.log") as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_localstripe(tmp_path: Path) -> Iterator[str]:
+    """A localstripe of the test's own, for tests that count every event the account holds."""
+    with running_localstripe(tmp_path / "localstripe.log") as url:
+        yield url
 
 
 @pytest.fixture

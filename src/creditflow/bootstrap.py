@@ -11,7 +11,7 @@ from creditflow.adapters.db.engine import build_engine
 from creditflow.adapters.db.unit_of_work import UnitOfWork
 from creditflow.adapters.stripe.catalog import CatalogFile
 from creditflow.adapters.stripe.client import make_client
-from creditflow.adapters.stripe.events import StripeEventInterpreter
+from creditflow.adapters.stripe.events import HANDLED_EVENT_TYPES, StripeEventInterpreter
 from creditflow.adapters.stripe.gateway import StripeGateway
 from creditflow.services.audit import AuditService
 from creditflow.services.checkout import CheckoutService
@@ -20,6 +20,7 @@ from creditflow.services.deliveries import DeliveryService
 from creditflow.services.expiry import ExpiryService
 from creditflow.services.observer import NO_OBSERVER, Observer
 from creditflow.services.queries import Queries
+from creditflow.services.reconcile import Reconciler
 from creditflow.services.users import UserService
 from creditflow.services.wallet_operations import WalletOperations
 from creditflow.settings import Settings
@@ -37,6 +38,7 @@ class Container:
     expiry: ExpiryService
     audit: AuditService
     queries: Queries
+    reconciler: Reconciler | None  # None without STRIPE_SECRET_KEY: nothing to ask
 
     def close(self) -> None:
         self.engine.dispose()
@@ -68,6 +70,9 @@ def build_container(
         expiry=ExpiryService(uow_factory, clock),
         audit=AuditService(uow_factory),
         queries=Queries(uow_factory),
+        reconciler=None
+        if gateway is None
+        else Reconciler(gateway, deliveries, uow_factory, clock, HANDLED_EVENT_TYPES),
     )
 
 

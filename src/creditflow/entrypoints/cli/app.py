@@ -19,6 +19,7 @@ from creditflow.entrypoints.cli import (
     audit,
     doctor,
     operations,
+    reconcile,
     records,
     server,
     stripe_test,
@@ -66,7 +67,13 @@ for record_command in (
     records.replay,
 ):
     app.command(rich_help_panel="Records")(reporting(record_command))
-for operation in (operations.grant, operations.expire, audit.audit, doctor.doctor):
+for operation in (
+    operations.grant,
+    operations.expire,
+    reconcile.reconcile,
+    audit.audit,
+    doctor.doctor,
+):
     app.command(rich_help_panel="Operations")(reporting(operation))
 
 

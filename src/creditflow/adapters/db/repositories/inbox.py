@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, Row, func, select, update
@@ -50,6 +51,15 @@ class InboxRepository:
             select(webhook_events).where(webhook_events.c.id == event_id)
         ).one_or_none()
         return None if row is None else _delivery(row)
+
+    def known(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of `event_ids` are stored: one query for a page of listed events."""
+        if not event_ids:
+            return set()
+        rows = self._connection.execute(
+            select(webhook_events.c.id).where(webhook_events.c.id.in_(event_ids))
+        )
+        return {row.id for row in rows}
 
     def note_redelivery(self, event_id: str, endpoint: str) -> None:
         self._connection.execute(
