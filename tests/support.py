@@ -49,6 +49,15 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+def server_environment(database_url: str) -> dict[str, str]:
+    """What a server process needs in its environment to serve `database_url` to the tests."""
+    return {
+        "CREDITFLOW_DATABASE_URL": database_url,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "CREDITFLOW_API_KEY": API_KEY,
+    }
+
+
 def catalog_toml(
     prices: dict[str, int] | None = None,
     links: dict[str, int] | None = None,
