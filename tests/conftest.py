@@ -38,6 +38,19 @@ CONFIG_PREFIXES = ("CREDITFLOW_", "STRIPE_")
 LOCALSTRIPE_LAUNCHER = Path(__file__).parent / "localstripe_server.py"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    faults = parser.getgroup("faults", "the fault tests (tests/faults)")
+    faults.addoption(
+        "--long", action="store_true", help="run them at their long scale: more load, more faults"
+    )
+    faults.addoption(
+        "--fault-seed",
+        type=int,
+        default=20240605,
+        help="seed of their workloads and fault schedules (each test prints the one it used)",
+    )
+
+
 @pytest.fixture(autouse=True)
 def _no_ambient_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A developer's own STRIPE_* / CREDITFLOW_* variables or .env must not leak into tests."""

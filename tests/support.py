@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -146,6 +146,13 @@ def register(client: httpx.Client, user_id: str, email: str | None = None) -> di
     response = client.put(f"/v1/users/{user_id}", json={"email": email}, headers=auth())
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def register_all(url: str, user_ids: Iterable[str]) -> None:
+    """Register every user through the server at `url`."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for user_id in user_ids:
+            register(client, user_id)
 
 
 def balance(client: httpx.Client, user_id: str) -> int:
