@@ -1,10 +1,15 @@
-"""Fixtures of the fault tests: their scale, their seeded randomness."""
+"""Fixtures of the fault tests: their scale, their seeded randomness, a PostgreSQL of their own."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
 import pytest
+
+from creditflow.adapters.db import migrate
+from creditflow.adapters.db.engine import build_engine
+from tests.faults.postgres_cluster import ThrowawayPostgres, throwaway_postgres, why_unavailable
 
 LONG_SCALE = 10
 
@@ -22,3 +27,19 @@ def rng(request: pytest.FixtureRequest) -> random.Random:
     seed = request.config.getoption("--fault-seed")
     print(f"{request.node.name}: --fault-seed={seed}")
     return random.Random(f"{seed}:{request.node.name}")
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[ThrowawayPostgres]:
+    """A migrated PostgreSQL cluster of this test's own, which it may stop and start."""
+    reason = why_unavailable()
+    if reason is not None:
+        pytest.skip(
+            f"{reason}: the stop/start test needs a throwaway PostgreSQL cluster of its own "
+            "(it never stops the shared server)"
+        )
+    with throwaway_postgres() as cluster:
+        engine = build_engine(cluster.url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield cluster
