@@ -149,7 +149,7 @@ def send_under_faults(
         struck = injector.submit(strike_at_moments)
         answers = sender.send_all(events, concurrency=concurrency)
         reports = struck.result()
-    print(f"{total} events in {time.monotonic() - started:.1f} s; faults: {reports}")
+    print(f"{total} events in {time.monotonic() - started:.1f} s; meanwhile: {reports}")
     print(f"answers: {dict(tally(answers))}")
     return answers, reports
 
