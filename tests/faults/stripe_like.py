@@ -38,6 +38,10 @@ class Answer:
     outcome: str | None = None
     failure: str | None = None
 
+    @classmethod
+    def of(cls, event_id: str, response: httpx.Response) -> Answer:
+        return cls(event_id, response.status_code, _outcome(response))
+
     @property
     def label(self) -> str:
         if self.status is None:
@@ -109,7 +113,7 @@ class StripeLikeSender:
             response = deliver(self._client(), event, path=f"{self._target()}{WEBHOOK_PATH}")
         except httpx.TransportError as exc:
             return Answer(event["id"], None, failure=type(exc).__name__)
-        return Answer(event["id"], response.status_code, _outcome(response))
+        return Answer.of(event["id"], response)
 
     def _client(self) -> httpx.Client:
         """One client (one connection pool) per sending thread."""
