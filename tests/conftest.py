@@ -102,13 +102,18 @@ def _empty_postgres(url: str) -> None:
     engine.dispose()
 
 
+def sqlite_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty SQLite file in `tmp_path`: a copy of the session's template."""
+    path = tmp_path / "creditflow.db"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database of each engine."""
     if request.param == "sqlite":
-        path = tmp_path / "creditflow.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
+        return sqlite_database(request, tmp_path)
     url: str = request.getfixturevalue("postgres_database")
     _empty_postgres(url)
     return url

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from creditflow.adapters.db import migrate
 from creditflow.adapters.db.engine import build_engine
+from tests.conftest import sqlite_database
 from tests.faults.postgres_cluster import ThrowawayPostgres, throwaway_postgres, why_unavailable
 
 LONG_SCALE = 10
@@ -43,3 +45,14 @@ def own_postgres() -> Iterator[ThrowawayPostgres]:
         migrate.upgrade(engine)
         engine.dispose()
         yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def burst_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database of each engine for the heaviest bursts: one SQLite file, or a
+    PostgreSQL cluster of the test's own, since the connections a burst opens over several
+    processes could exhaust the shared server's `max_connections` next to other suites."""
+    if request.param == "sqlite":
+        return sqlite_database(request, tmp_path)
+    cluster: ThrowawayPostgres = request.getfixturevalue("own_postgres")
+    return cluster.url
