@@ -48,10 +48,11 @@ def own_postgres() -> Iterator[ThrowawayPostgres]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def burst_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated, empty database of each engine for the heaviest bursts: one SQLite file, or a
-    PostgreSQL cluster of the test's own, since the connections a burst opens over several
-    processes could exhaust the shared server's `max_connections` next to other suites."""
+def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database of each engine for the tests under load: one SQLite file, or a
+    PostgreSQL cluster of the test's own. Several server processes under load open enough
+    connections to take the shared server to its `max_connections` next to other suites
+    (measured: 101 of 100), and then everyone's connections are refused."""
     if request.param == "sqlite":
         return sqlite_database(request, tmp_path)
     cluster: ThrowawayPostgres = request.getfixturevalue("own_postgres")

@@ -1,11 +1,11 @@
 """kill -9 of a server process at random moments under load: every payment credited exactly once.
 
-Two server processes share one database (PostgreSQL, or one SQLite file) and take a Stripe-like
-load: distinct payments, some events sent twice, some payments announced by a second event. At
-moments drawn from the seeded generator, a server is killed with SIGKILL (requests cut off
-mid-transaction, nothing flushed or closed) and started again, as a supervisor would. The sender
-retries whatever got no 2xx, on either server. Afterwards every payment has exactly one grant,
-every 200 was recorded, and `creditflow audit` is clean.
+Two server processes share one database (a PostgreSQL cluster of the test's own, or one SQLite
+file) and take a Stripe-like load: distinct payments, some events sent twice, some payments
+announced by a second event. At moments drawn from the seeded generator, a server is killed with
+SIGKILL (requests cut off mid-transaction, nothing flushed or closed) and started again, as a
+supervisor would. The sender retries whatever got no 2xx, on either server. Afterwards every
+payment has exactly one grant, every 200 was recorded, and `creditflow audit` is clean.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ KILLS = 3
 
 
 def test_servers_killed_at_random_moments_under_load_credit_every_payment_exactly_once(
-    database_url: str, tmp_path: Path, fault_scale: int, rng: random.Random
+    own_database_url: str, tmp_path: Path, fault_scale: int, rng: random.Random
 ) -> None:
     payments = new_payments(rng, USERS, PAYMENTS * fault_scale)
     events = deliveries_of(rng, payments)
-    with running_servers(2, server_environment(database_url), tmp_path) as servers:
+    with running_servers(2, server_environment(own_database_url), tmp_path) as servers:
         register_all(servers[0].url, USERS)
 
         def kill_and_restart() -> str:
@@ -56,4 +56,4 @@ def test_servers_killed_at_random_moments_under_load_credit_every_payment_exactl
 
     assert len(kills) == KILLS * fault_scale
     assert {answer.status for answer in answers} <= {200, None}, tally(answers)
-    assert_credited_exactly_once(database_url, payments, answers)
+    assert_credited_exactly_once(own_database_url, payments, answers)

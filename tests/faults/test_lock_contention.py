@@ -2,7 +2,7 @@
 is waited out, never answered 500 (nor 503), and no grant is lost or doubled.
 
 Two processes of two workers each share one PostgreSQL database (a cluster of the test's own,
-see `burst_database_url`), or one SQLite file (where every transaction takes the file's write
+see `own_database_url`), or one SQLite file (where every transaction takes the file's write
 lock: BEGIN IMMEDIATE, and waits for it up to the busy timeout). A Stripe-like burst hits them
 from many connections at once: payments of a few users (so their wallet rows are hot), Stripe's
 duplicates racing their originals, and payments of users not registered yet, whose
@@ -40,11 +40,11 @@ def registration(url: str, user_id: str) -> int:
 
 
 def test_processes_and_workers_on_one_database_wait_out_contention_and_grant_once(
-    burst_database_url: str, tmp_path: Path, fault_scale: int, rng: random.Random
+    own_database_url: str, tmp_path: Path, fault_scale: int, rng: random.Random
 ) -> None:
     payments = new_payments(rng, REGISTERED + LATE, PAYMENTS * fault_scale)
     events = deliveries_of(rng, payments)
-    env = server_environment(burst_database_url)
+    env = server_environment(own_database_url)
     statuses: list[int] = []
     with running_servers(PROCESSES, env, tmp_path, workers=WORKERS) as servers:
         register_all(servers[0].url, REGISTERED)
@@ -70,4 +70,4 @@ def test_processes_and_workers_on_one_database_wait_out_contention_and_grant_onc
     assert statuses == [200] * len(LATE) * PROCESSES
     assert set(tally(answers)) <= {"200 processed", "200 duplicate"}, tally(answers)
     assert len(answers) == len(events), "an event needed a retry"
-    assert_credited_exactly_once(burst_database_url, payments, answers)
+    assert_credited_exactly_once(own_database_url, payments, answers)
