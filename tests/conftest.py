@@ -69,6 +69,19 @@ hypothesis.settings.register_profile(
 hypothesis.settings.load_profile("ci")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    faults = parser.getgroup("faults", "the fault tests (tests/faults)")
+    faults.addoption(
+        "--long", action="store_true", help="run them at their long scale: more load, more faults"
+    )
+    faults.addoption(
+        "--fault-seed",
+        type=int,
+        default=20240605,
+        help="seed of their workloads and fault schedules (each test prints the one it used)",
+    )
+
+
 @pytest.fixture(autouse=True)
 def _no_ambient_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A developer's own STRIPE_* / CREDITFLOW_* variables or .env must not leak into tests."""
@@ -118,6 +131,13 @@ def _empty_postgres(url: str) -> None:
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
+
+
+def sqlite_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty SQLite file in `tmp_path`: a copy of the session's template."""
+    path = tmp_path / "creditflow.db"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
 
 
 EmptyDatabase = Callable[[], str]

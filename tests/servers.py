@@ -2,12 +2,14 @@
 
 The in-thread server listens on a socket bound before it starts (port 0: the kernel picks a free
 one), so parallel test workers never race for a port. Server processes get a port found the same
-way; if another process takes it first, the start is retried on a fresh one.
+way; if another process takes it first, the start is retried on a fresh one. The fault tests kill
+them with SIGKILL and start them again.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -75,59 +77,124 @@ class ServerDied(RuntimeError):
     pass
 
 
-@contextmanager
-def server_processes(
-    count: int, env: Mapping[str, str], workdir: Path, attempts: int = 3
-) -> Iterator[list[str]]:
-    """`count` separate `uvicorn --factory creditflow...:create_app` processes; their base URLs.
+class ServerProcess:
+    """One `uvicorn --factory creditflow...:create_app` process, which a test may kill and start
+    again as a supervisor would.
 
-    They read their configuration from `env` (on top of the current environment) like a
-    deployment would, and start side by side. Every process is terminated on the way out,
-    whatever happened; their logs are printed when something failed.
+    It reads its configuration from `env` (on top of the current environment) like a deployment
+    would. It leads its own process group, so a kill reaches its uvicorn workers too. `url` may
+    change between starts if another process took the port meanwhile.
     """
-    started: list[tuple[subprocess.Popen[bytes], Path]] = []
-    try:
-        pending = [_spawn(env, workdir, started) for _ in range(count)]
-        urls = []
-        for url, process in pending:
-            for attempt in range(1, attempts + 1):
-                try:
-                    wait_until_healthy(url, process)
-                    break
-                except ServerDied:
-                    if attempt == attempts:
-                        raise
-                    # Most likely the port was taken between free_port() and the bind.
-                    url, process = _spawn(env, workdir, started)
-            urls.append(url)
-        yield urls
-    except BaseException:
-        for _, log in started:  # pytest shows it under "Captured stdout" of the failed test
+
+    def __init__(self, env: Mapping[str, str], workdir: Path, *, workers: int = 1) -> None:
+        self._env = {**os.environ, **env}
+        self._workdir = workdir
+        self._workers = workers
+        self._port = free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+        self.logs: list[Path] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def pid(self) -> int:
+        return self._running().pid
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def spawn(self) -> None:
+        """Start the process without waiting for it (servers side by side start faster)."""
+        log = self._workdir / f"server-{self._port}-{len(self.logs)}.log"
+        self.logs.append(log)
+        with log.open("wb") as output:
+            self._process = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "uvicorn", "--factory", APP_FACTORY),
+                    *("--host", "127.0.0.1", "--port", str(self._port)),
+                    *("--workers", str(self._workers), "--log-level", "warning"),
+                ],
+                env=self._env,
+                cwd=self._workdir,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_started(self, attempts: int = 3) -> None:
+        """Until healthy; a start that died (most likely the port was taken between
+        free_port() and the bind) is retried on a fresh port."""
+        for attempt in range(1, attempts + 1):
+            try:
+                wait_until_healthy(self.url, self._process)
+                return
+            except ServerDied:
+                if attempt == attempts:
+                    raise
+                self._port = free_port()
+                self.spawn()
+
+    def start(self) -> None:
+        self.spawn()
+        self.wait_started()
+
+    def kill(self) -> None:
+        """`kill -9` of the server and its workers: no shutdown, requests cut off mid-way."""
+        process = self._running()
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop(self) -> None:
+        """Terminate gracefully (uvicorn stops its workers), then kill whatever is left of the
+        process group."""
+        if self._process is None:
+            return
+        stop_process(self._process)
+        with suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)
+
+    def print_logs(self) -> None:
+        for log in self.logs:  # pytest shows it under "Captured stdout" of the failed test
             print(f"--- {log.name}\n{log.read_text(errors='replace')}")
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        if self._process is None:
+            raise RuntimeError("server process never started")
+        return self._process
+
+
+@contextmanager
+def running_servers(
+    count: int, env: Mapping[str, str], workdir: Path, *, workers: int = 1
+) -> Iterator[list[ServerProcess]]:
+    """`count` server processes (each with `workers` uvicorn workers), started side by side.
+
+    Every process is stopped on the way out, whatever happened; their logs are printed when
+    something failed.
+    """
+    servers = [ServerProcess(env, workdir, workers=workers) for _ in range(count)]
+    try:
+        for server in servers:
+            server.spawn()
+        for server in servers:
+            server.wait_started()
+        yield servers
+    except BaseException:
+        for server in servers:
+            server.print_logs()
         raise
     finally:
-        for process, _ in started:
-            stop_process(process)
+        for server in servers:
+            server.stop()
 
 
-def _spawn(
-    env: Mapping[str, str], workdir: Path, started: list[tuple[subprocess.Popen[bytes], Path]]
-) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    log = workdir / f"server-{port}.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "uvicorn", "--factory", APP_FACTORY),
-                *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
-            ],
-            env={**os.environ, **env},
-            cwd=workdir,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    started.append((process, log))
-    return f"http://127.0.0.1:{port}", process
+@contextmanager
+def server_processes(count: int, env: Mapping[str, str], workdir: Path) -> Iterator[list[str]]:
+    """`count` separate server processes on one configuration; their base URLs."""
+    with running_servers(count, env, workdir) as servers:
+        yield [server.url for server in servers]
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -46,6 +46,15 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
+
+
+def server_environment(database_url: str) -> dict[str, str]:
+    """What a server process needs in its environment to serve `database_url` to the tests."""
+    return {
+        "CREDITFLOW_DATABASE_URL": database_url,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "CREDITFLOW_API_KEY": API_KEY,
+    }
 
 
 def catalog_toml(
@@ -150,6 +159,13 @@ def register(client: httpx.Client, user_id: str, email: str | None = None) -> di
     response = client.put(f"/v1/users/{user_id}", json={"email": email}, headers=auth())
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def register_all(url: str, user_ids: Iterable[str]) -> None:
+    """Register every user through the server at `url`."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for user_id in user_ids:
+            register(client, user_id)
 
 
 def balance(client: httpx.Client, user_id: str) -> int:

@@ -17,13 +17,12 @@ import pytest
 
 from tests.servers import all_at_once, server_processes
 from tests.support import (
-    API_KEY,
-    WEBHOOK_SECRET,
     assert_database_audit_clean,
     assert_ledger_matches_balances,
     balance,
     grant,
     register,
+    server_environment,
     spend,
     story,
 )
@@ -67,11 +66,7 @@ def test_two_hundred_concurrent_spends_of_one_credit_from_a_wallet_of_100_sell_e
 
 @pytest.fixture
 def two_servers(postgres_url: str, tmp_path: Path) -> Iterator[list[str]]:
-    env = {
-        "CREDITFLOW_DATABASE_URL": postgres_url,
-        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "CREDITFLOW_API_KEY": API_KEY,
-    }
+    env = server_environment(postgres_url)
     with server_processes(2, env, tmp_path) as urls:
         yield urls
     assert_database_audit_clean(postgres_url)

@@ -19,8 +19,6 @@ import pytest
 from creditflow.adapters.stripe import samples
 from tests.servers import all_at_once, server_processes
 from tests.support import (
-    API_KEY,
-    WEBHOOK_SECRET,
     assert_ledger_matches_balances,
     auth,
     balance,
@@ -29,6 +27,7 @@ from tests.support import (
     pending_grants,
     purchases,
     register,
+    server_environment,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
@@ -38,11 +37,7 @@ SERVERS = 2
 
 @pytest.fixture
 def servers(postgres_url: str, tmp_path: Path) -> Iterator[list[str]]:
-    env = {
-        "CREDITFLOW_DATABASE_URL": postgres_url,
-        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "CREDITFLOW_API_KEY": API_KEY,
-    }
+    env = server_environment(postgres_url)
     with server_processes(SERVERS, env, tmp_path) as urls:
         yield urls
     assert_ledger_matches_balances(postgres_url)

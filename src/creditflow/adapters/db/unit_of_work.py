@@ -73,31 +73,32 @@ class UnitOfWork:
             raise _unavailable(exc) from exc
 
     def commit(self) -> None:
-        try:
+        with _connection_failures_unavailable():
             self._require().commit()
-        except DBAPIError as exc:
-            if _is_connection_failure(exc):
-                raise _unavailable(exc) from exc
-            raise
         posted, self.wallets.posted = self.wallets.posted, []
         if posted and self._on_commit is not None:
             self._on_commit(posted)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """Undo a step's writes on error while keeping the transaction (and the inbox row)."""
-        nested = self._require().begin_nested()
+        """Undo a step's writes on error while keeping the transaction (and the inbox row).
+
+        The connection may die at SAVEPOINT or RELEASE as at any statement: that is a 503 too,
+        never an error the caller would take for a failure of the step itself.
+        """
+        with _connection_failures_unavailable():
+            nested = self._require().begin_nested()
         posted_before = len(self.wallets.posted)
         try:
-            yield
-        except BaseException as exc:
-            with suppress(DBAPIError):  # the connection died; the check below reports it
+            with _connection_failures_unavailable():
+                yield
+        except BaseException:
+            with suppress(DBAPIError):  # the connection died; the error says so already
                 nested.rollback()
             del self.wallets.posted[posted_before:]  # those entries no longer exist
-            if isinstance(exc, DBAPIError) and _is_connection_failure(exc):
-                raise _unavailable(exc) from exc
             raise
-        nested.commit()
+        with _connection_failures_unavailable():
+            nested.commit()
 
     def lock_identities(self, keys: Iterable[str]) -> None:
         """Serialise work on the same user id / e-mail across transactions (PostgreSQL).
@@ -129,6 +130,17 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 def _lock_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+@contextmanager
+def _connection_failures_unavailable() -> Iterator[None]:
+    """A lost connection becomes `DatabaseUnavailable` (503: Stripe retries); the rest passes."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if _is_connection_failure(exc):
+            raise _unavailable(exc) from exc
+        raise
 
 
 def _is_connection_failure(exc: DBAPIError) -> bool:
