@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from creditflow.entrypoints.http.webhook import WEBHOOK_PATH
+from creditflow.settings import WEBHOOK_PATH
 from tests.support import deliver
 
 FIRST_DELAY_SECONDS = 0.05
