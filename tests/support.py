@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
+import stripe
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -374,3 +375,26 @@ def grant(
     if expires_at is not None:
         body["expires_at"] = expires_at if isinstance(expires_at, str) else expires_at.isoformat()
     return client.post(f"/v1/wallets/{user_id}/grants", json=body, headers=auth())
+
+
+def confirmed_payment(
+    sdk: stripe.StripeClient, *, user_id: str, credits: int, amount: int = 1000
+) -> str:
+    """A card PaymentIntent from the app's own payment form, carrying creditflow's metadata,
+    confirmed (localstripe then makes its `payment_intent.succeeded` event)."""
+    card = sdk.v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        }
+    )
+    intent = sdk.v1.payment_intents.create(
+        params={
+            "amount": amount,
+            "currency": "usd",
+            "payment_method": card.id,
+            "metadata": {"user_id": user_id, "credits": str(credits)},
+        }
+    )
+    assert sdk.v1.payment_intents.confirm(intent.id).status == "succeeded"
+    return intent.id

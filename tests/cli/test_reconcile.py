@@ -23,6 +23,7 @@ from tests.support import (
     API_KEY,
     WEBHOOK_SECRET,
     balance,
+    confirmed_payment,
     deliver,
     ledger,
     register,
@@ -53,23 +54,7 @@ def account(
 
 
 def pay(sdk: stripe.StripeClient, credits: int) -> str:
-    """A card PaymentIntent from the app's own form, confirmed; its `succeeded` event is made."""
-    card = sdk.v1.payment_methods.create(
-        params={
-            "type": "card",
-            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
-        }
-    )
-    intent = sdk.v1.payment_intents.create(
-        params={
-            "amount": credits * 10,
-            "currency": "usd",
-            "payment_method": card.id,
-            "metadata": {"user_id": USER, "credits": str(credits)},
-        }
-    )
-    assert sdk.v1.payment_intents.confirm(intent.id).status == "succeeded"
-    return intent.id
+    return confirmed_payment(sdk, user_id=USER, credits=credits, amount=credits * 10)
 
 
 def listed_events(localstripe: str) -> list[dict[str, Any]]:

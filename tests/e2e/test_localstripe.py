@@ -22,6 +22,7 @@ from creditflow.adapters.stripe.client import make_client
 from creditflow.adapters.stripe.gateway import StripeGateway
 from creditflow.errors import StripeKeyRefused
 from creditflow.settings import WEBHOOK_PATH
+from tests import support
 from tests.support import (
     WEBHOOK_SECRET,
     balance,
@@ -68,24 +69,7 @@ def creditflow(live_server: str, localstripe: str) -> Iterator[httpx.Client]:
 
 
 def confirmed_payment(sdk: stripe.StripeClient, *, credits: int, amount: int = 1000) -> str:
-    """A card PaymentIntent from the app's own payment form, carrying creditflow's metadata."""
-    card = sdk.v1.payment_methods.create(
-        params={
-            "type": "card",
-            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
-        }
-    )
-    intent = sdk.v1.payment_intents.create(
-        params={
-            "amount": amount,
-            "currency": "usd",
-            "payment_method": card.id,
-            "metadata": {"user_id": USER, "credits": str(credits)},
-        }
-    )
-    confirmed = sdk.v1.payment_intents.confirm(intent.id)
-    assert confirmed.status == "succeeded"
-    return intent.id
+    return support.confirmed_payment(sdk, user_id=USER, credits=credits, amount=amount)
 
 
 def wait_for_balance(client: httpx.Client, expected: int) -> None:
