@@ -12,7 +12,7 @@ from creditflow.adapters.db.tables import ledger_entries, wallets
 from creditflow.domain.ledger import LedgerEntry, Posting
 from creditflow.domain.lots import LotSource, credits_for_lots, plan_take
 from creditflow.domain.users import Wallet
-from creditflow.errors import InsufficientCredits
+from creditflow.errors import InsufficientCredits, NotFound
 
 
 class WalletRepository:
@@ -32,12 +32,13 @@ class WalletRepository:
         return Wallet(user_id=m["user_id"], balance=m["balance"], updated_at=m["updated_at"])
 
     def lock(self, user_id: str) -> int:
-        """Lock the wallet row for this transaction; its balance."""
-        return int(
-            self._connection.execute(
-                select(wallets.c.balance).where(wallets.c.user_id == user_id).with_for_update()
-            ).scalar_one()
-        )
+        """Lock the wallet row for this transaction; its balance. NotFound without a wallet."""
+        balance = self._connection.execute(
+            select(wallets.c.balance).where(wallets.c.user_id == user_id).with_for_update()
+        ).scalar_one_or_none()
+        if balance is None:
+            raise NotFound(f"no user {user_id}")
+        return int(balance)
 
     def entry_by_key(self, key: str) -> LedgerEntry | None:
         row = self._connection.execute(
