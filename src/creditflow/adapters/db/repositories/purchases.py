@@ -8,7 +8,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, func, or_, select, update
 
-from creditflow.adapters.db.repositories._sql import insert_if_absent, insert_row_if_absent
+from creditflow.adapters.db.repositories._sql import (
+    insert_if_absent,
+    insert_row_if_absent,
+    update_by_key,
+)
 from creditflow.adapters.db.tables import purchases, refunds
 from creditflow.domain.adjustments import DisputeStatus
 from creditflow.domain.purchases import PaymentState, Purchase, PurchaseStatus
@@ -56,12 +60,8 @@ class PurchaseRepository:
 
     def update(self, purchase_id: int, now: datetime, **values: Any) -> Purchase:
         """Write `values`; the purchase as it now stands (read back by the same statement)."""
-        row = self._connection.execute(
-            update(purchases)
-            .where(purchases.c.id == purchase_id)
-            .values(updated_at=now, **values)
-            .returning(*purchases.c)
-        ).one()
+        row = update_by_key(self._connection, purchases, purchase_id, {"updated_at": now, **values})
+        assert row is not None, f"no purchase {purchase_id}"
         return _purchase(row)
 
     def record_refund(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select
 
-from creditflow.adapters.db.repositories._sql import insert_row_if_absent
+from creditflow.adapters.db.repositories._sql import insert_row_if_absent, set_by_key
 from creditflow.adapters.db.repositories.lots import LotRepository
 from creditflow.adapters.db.tables import ledger_entries, wallets
 from creditflow.domain.ledger import LedgerEntry, Posting
@@ -33,9 +33,7 @@ class WalletRepository:
 
     def lock(self, user_id: str) -> int:
         """Lock the wallet row for this transaction; its balance. NotFound without a wallet."""
-        balance = self._connection.execute(
-            select(wallets.c.balance).where(wallets.c.user_id == user_id).with_for_update()
-        ).scalar_one_or_none()
+        balance = self._connection.execute(_LOCK, {"user_id": user_id}).scalar_one_or_none()
         if balance is None:
             raise NotFound(f"no user {user_id}")
         return int(balance)
@@ -86,11 +84,8 @@ class WalletRepository:
             self._fill_lots(posting, balance, now)
         elif posting.delta < 0:
             self._empty_lots(posting)
-        self._connection.execute(
-            update(wallets)
-            .where(wallets.c.user_id == posting.user_id)
-            .values(balance=balance_after, updated_at=now)
-        )
+        values = {"balance": balance_after, "updated_at": now}
+        set_by_key(self._connection, wallets, posting.user_id, values)
         entry = _entry(row)
         self.posted.append(entry)
         return entry
@@ -142,6 +137,9 @@ class WalletRepository:
         if before_id is not None:
             query = query.where(ledger_entries.c.id < before_id)
         return [_entry(row) for row in self._connection.execute(query)]
+
+
+_LOCK = select(wallets.c.balance).where(wallets.c.user_id == bindparam("user_id")).with_for_update()
 
 
 def _entry(row: Row[tuple[object, ...]]) -> LedgerEntry:
