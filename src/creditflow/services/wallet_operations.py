@@ -86,6 +86,7 @@ class WalletOperations:
         with self._uow() as uow:
             now = self._clock()
             if posting.expires_at is not None and posting.expires_at <= now:
+                uow.wallets.lock(posting.user_id)  # an unknown user is a 404 before all else
                 original = uow.wallets.entry_by_key(posting.key)
                 if original is None:
                     raise InvalidRequest("expires_at is in the past")
