@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: serve test lint bench bench-webhook clean
+.PHONY: serve test lint bench bench-webhook bench-profile clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("creditflow needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -25,7 +25,7 @@ lint: $(BIN)/.installed
 test: lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
-# The benchmarks (docs/performance.md) need matplotlib (and py-spy) too, installed on first use.
+# The benchmarks (docs/performance.md) need matplotlib and py-spy too, installed on first use.
 # Options go through BENCH_ARGS, e.g. make bench-webhook BENCH_ARGS="--seconds 3 --engines postgres"
 BENCH_ARGS ?=
 
@@ -35,6 +35,9 @@ $(BIN)/.bench-installed: $(BIN)/.installed
 
 bench-webhook: $(BIN)/.bench-installed
 	$(BIN)/python -m bench.webhook $(BENCH_ARGS)
+
+bench-profile: $(BIN)/.bench-installed
+	$(BIN)/python -m bench.webhook.profile $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
