@@ -26,7 +26,7 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    figure, axes = pyplot.subplots(figsize=(8, 5), dpi=120)
+    figure, axes = pyplot.subplots(figsize=(10, 5), dpi=120)
     for name, (label, style) in LINES.items():
         points = summary["series"].get(name, [])
         if points:
@@ -37,7 +37,7 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     connections = sorted({p["connections"] for s in summary["series"].values() for p in s})
     axes.set_xticks(connections, [str(c) for c in connections])
     axes.set_xlabel("concurrent connections (wrk) / clients (pgbench)")
-    axes.set_ylabel("events per second")
+    axes.set_ylabel("events per second (log scale)")
     axes.axhline(1500, color="grey", linewidth=0.8, linestyle=":", label="target: 1,500/s at 16")
     machine = summary["machine"]
     axes.set_title(
@@ -45,7 +45,7 @@ def plot(summary: dict[str, Any], path: Path) -> None:
         f"(git {machine['git_sha'][:8]})"
     )
     axes.grid(True, which="major", alpha=0.3)
-    axes.legend()
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     figure.tight_layout()
     figure.savefig(path)
     pyplot.close(figure)

@@ -1,7 +1,8 @@
 """`python -m bench.webhook`: the webhook fulfilment benchmark (`make bench-webhook`).
 
 Prints each point as it is measured, then the table, the ratios and the target; writes
-bench/results/webhook.json and webhook-throughput.png. Exits 1 if a correctness check failed.
+bench/results/webhook.json, webhook.md (the tables of docs/performance.md) and
+webhook-throughput.png. Exits 1 if a correctness check failed.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def main(argv: list[str]) -> int:
         return 2
     config.results.mkdir(parents=True, exist_ok=True)
     rng = random.Random(20261127)
+    before = report.machine()
     series: dict[str, list[Point]] = {}
     with tempfile.TemporaryDirectory(prefix="bw_webhook_") as tmp:
         workdir = Path(tmp)
@@ -70,11 +72,12 @@ def main(argv: list[str]) -> int:
             series["db_limit"], _script = runner.database_limit(config, workdir)
             series["http_limit"] = runner.http_limit(config, workdir, rng)
     summary = report.summarise(series, config)
+    summary["machine"]["load_average_before"] = before["load_average"]
     print()
     print(report.table(summary))
-    report.write(summary, config.results / "webhook.json")
+    report.write(summary, config.results)
     plot.plot(summary, config.results / "webhook-throughput.png")
-    print(f"\nwrote {config.results / 'webhook.json'} and webhook-throughput.png")
+    print(f"\nwrote webhook.json, webhook.md and webhook-throughput.png in {config.results}")
     return 0
 
 

@@ -51,10 +51,12 @@ class Answers:
 
 @dataclass(frozen=True)
 class Verdict:
-    received: int  # distinct payments in the inbox
-    grants: int
-    cut_off: int  # issued, never stored (wrk stopped)
-    duplicates_answered: int
+    """Counts so far on the database, every run on it included (warm-ups too)."""
+
+    stored_so_far: int  # distinct payments in the inbox
+    grants_so_far: int
+    cut_off_so_far: int  # issued by wrk as it stopped, never stored
+    duplicates_answered_so_far: int
 
 
 def check(url: str, sent: Sequence[Request], answers: Answers) -> Verdict:

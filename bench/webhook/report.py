@@ -98,8 +98,43 @@ def table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write(summary: dict[str, Any], path: Path) -> None:
-    path.write_text(json.dumps(summary, indent=2) + "\n")
+def markdown(summary: dict[str, Any]) -> str:
+    """The results as docs/performance.md shows them (bench/results/webhook.md, to paste)."""
+    rows = [
+        "| series | connections | events/s | p50 ms | p99 ms | non-2xx |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for name, points in summary["series"].items():
+        for p in points:
+            rows.append(
+                f"| {SERIES[name]} | {p['connections']} | {p['rate']:,.0f} | "
+                f"{p['p50_ms']:.1f} | {p['p99_ms']:.1f} | {p['non_2xx']} |"
+            )
+    rows.append("")
+    rows.append("| ratio | " + " | ".join(f"{c} conns" for c in _connections(summary)) + " |")
+    rows.append("|---|" + "--:|" * len(_connections(summary)))
+    for name, pairs in summary["ratios"].items():
+        cells = [f"{pairs[str(c)]:.2f}" if str(c) in pairs else "" for c in _connections(summary)]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    goal = summary["target"]
+    if goal["measured"]:
+        verdict = "**met**" if goal["met"] else "**not met**"
+        rows.append("")
+        rows.append(
+            f"Target at {goal['connections']} connections on PostgreSQL (>= {TARGET_RATE:,.0f} "
+            f"events/s, p99 < {TARGET_P99_MS:.0f} ms): {verdict} ({goal['rate']:,.0f} events/s, "
+            f"p99 {goal['p99_ms']:.1f} ms)."
+        )
+    return "\n".join(rows) + "\n"
+
+
+def _connections(summary: dict[str, Any]) -> list[int]:
+    return sorted({p["connections"] for points in summary["series"].values() for p in points})
+
+
+def write(summary: dict[str, Any], results: Path) -> None:
+    (results / "webhook.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (results / "webhook.md").write_text(markdown(summary))
 
 
 def machine() -> dict[str, Any]:

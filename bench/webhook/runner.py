@@ -11,12 +11,12 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 
 from bench import pgbench_sql
 from bench.webhook.checks import Answers, check
 from bench.webhook.config import Config, server_environment
-from bench.webhook.databases import database, register_users
+from bench.webhook.databases import POSTGRES_SERVER, database, register_users
 from bench.webhook.load import Load, Request, make_load
 from bench.webhook.pgbench import run_pgbench
 from bench.webhook.server import BARE_APP, CREDITFLOW_APP, serving
@@ -91,6 +91,7 @@ def database_limit(config: Config, workdir: Path) -> tuple[list[Point], str]:
     path = config.results / "pgbench-fulfilment.sql"
     path.write_text(script)
     points = []
+    _warn_if_short_of_connections(max(config.connections))
     with database("postgres", "pgbench", workdir) as url:
         register_users(url, config.users)
         transactions = 0
@@ -135,6 +136,21 @@ def _check_new_payments(url: str, transactions: int) -> None:
     engine.dispose()
     if not bought == granted == transactions:
         raise RuntimeError(f"pgbench: {transactions} transactions, {bought} purchases, {granted}")
+
+
+def _warn_if_short_of_connections(clients: int) -> None:
+    """pgbench opens one connection per client on a server other people use too."""
+    engine = create_engine(POSTGRES_SERVER)
+    with engine.connect() as connection:
+        limit = int(connection.execute(text("SHOW max_connections")).scalar() or 0)
+        used = int(connection.execute(text("SELECT count(*) FROM pg_stat_activity")).scalar() or 0)
+    engine.dispose()
+    if clients > limit - used - 5:
+        print(
+            f"  warning: pgbench wants {clients} connections, PostgreSQL has {limit - used} of "
+            f"{limit} free: its largest runs may fail",
+            flush=True,
+        )
 
 
 def _say(what: str, point: Point) -> None:
