@@ -8,11 +8,13 @@ them. Regenerated on every run, the script follows the code as statements are ad
 Each recorded statement becomes a line of literal SQL in which whatever is unique to one payment
 is a pgbench variable, so every transaction is a new payment of a random registered user:
 
-- ids made for the captured payment (event, session, PaymentIntent) carry PAYMENT_TOKEN, every
-  text holding them (ids, the stored payload, references) gets `:bench_n` instead;
-- the user id and e-mail carry USER_TOKEN, replaced by `:bench_u`;
+- ids made for the captured payment (event, session, PaymentIntent) carry PAYMENT_TOKEN: every
+  text holding them (ids, the stored payload, references) is concatenated around `:bench_n`;
+- the user id and e-mail carry USER_TOKEN, likewise around `:bench_u`;
 - ids the database generated (purchase, ledger entry, lot) are recognised by moving each sequence
   to a distinctive value before the capture, and read back with `currval(...)`;
+- timestamps are the capture's, as `to_timestamp(epoch)`, and literal text never holds a colon
+  that pgbench would read as a variable (it is cut into two literals there);
 - advisory lock keys (computed in Python from "user:<id>" / "email:<e-mail>") become
   `hashtextextended(<the same key>, 0)`: a different hash, the same locking (one key per
   identity).
@@ -37,8 +39,6 @@ from creditflow.services.deliveries import Delivery
 from creditflow.services.fulfilment import identity_keys
 from creditflow.settings import WEBHOOK_PATH
 
-PAYMENT_VAR = ":bench_n"
-USER_VAR = ":bench_u"
 # Each generated id starts far from the others, so a parameter equal to one is recognisably it.
 SEQUENCE_BASES = {
     "purchases_id_seq": 710_000_000,
@@ -47,6 +47,16 @@ SEQUENCE_BASES = {
     "pending_grants_id_seq": 740_000_000,
 }
 PARAM = re.compile(r"%\((\w+)\)s")
+# What one payment's text holds that the next one's does not, and the SQL for it.
+VARIABLES = {
+    PAYMENT_TOKEN: ":bench_n::text",
+    USER_TOKEN: ":bench_u::text",
+    **{str(base + 1): f"currval('{sequence}')::text" for sequence, base in SEQUENCE_BASES.items()},
+}
+SPLIT = re.compile("(" + "|".join(map(re.escape, VARIABLES)) + ")")
+# pgbench reads `:name` anywhere, quotes or not, as a variable (`"created":1795...` in the payload
+# too): such a colon ends its literal, and the text goes on in the next one.
+NOT_A_VARIABLE = re.compile(r":(?=[A-Za-z0-9_\x80-\U0010ffff])")
 
 
 @dataclass(frozen=True)
@@ -151,7 +161,7 @@ def _literal(value: Any) -> str:
     if isinstance(value, int):
         return _integer(value)
     if isinstance(value, datetime):
-        return f"'{value.isoformat()}'::timestamptz"
+        return f"to_timestamp({value.timestamp():.6f})"  # the ISO form's colons read as variables
     if isinstance(value, str):
         return _text(value)
     raise TypeError(f"no literal for {type(value).__name__} {value!r}")
@@ -174,15 +184,18 @@ def _lock_keys() -> dict[int, str]:
 
 
 def _text(value: str) -> str:
-    """A text literal with the payment's and the user's tokens as pgbench variables, and any
-    generated id as `currval(...)` concatenated in."""
-    for sequence, base in SEQUENCE_BASES.items():
-        marker = str(base + 1)
-        if marker in value:
-            pieces = [_text(piece) for piece in value.split(marker)]
-            return "(" + f" || currval('{sequence}')::text || ".join(pieces) + ")"
-    quoted = value.replace("'", "''").replace(PAYMENT_TOKEN, PAYMENT_VAR)
-    return "'" + quoted.replace(USER_TOKEN, USER_VAR) + "'"
+    """A text literal, with the payment's and the user's tokens and any generated id
+    concatenated in as pgbench variables and `currval(...)`: whole values, never inside quotes,
+    so the script also runs as prepared statements (each variable a parameter)."""
+    parts = []
+    for piece in SPLIT.split(value):
+        if piece in VARIABLES:
+            parts.append(VARIABLES[piece])
+        elif piece:
+            parts.append("'" + NOT_A_VARIABLE.sub(":' || '", piece.replace("'", "''")) + "'")
+    if len(parts) == 1:
+        return parts[0]
+    return "(" + " || ".join(parts or ["''"]) + ")"
 
 
 def script_lines(statements: Sequence[Statement]) -> list[str]:

@@ -1,8 +1,8 @@
 """The database's limit: pgbench replaying the SQL of one fulfilment, as fast as it can.
 
-The script comes from `bench.pgbench_sql` on every run. pgbench runs in simple-query mode (the
-variables sit inside string literals), writes a per-transaction log, and the percentiles come
-from that log, like wrk's from its histogram.
+The script comes from `bench.pgbench_sql` on every run. pgbench runs it as prepared statements
+(each parsed and planned once per connection, as psycopg does from a statement's fifth run on a
+connection), writes a per-transaction log, and the percentiles come from that log.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ FAILED = re.compile(r"^number of failed transactions: (\d+)", re.MULTILINE)
 
 
 def run_pgbench(url: str, script: Path, connections: int, seconds: float, logdir: Path) -> Point:
-    """`pgbench -n -M simple -c C -j min(C, 2) -T secs -f script` against `url`'s database."""
+    """`pgbench -n -M prepared -c C -j min(C, 2) -T secs -f script` against `url`'s database."""
     parsed = make_url(url)
     prefix = logdir / f"pgbench-c{connections}"
     for old in logdir.glob(f"{prefix.name}.*"):
@@ -29,7 +29,7 @@ def run_pgbench(url: str, script: Path, connections: int, seconds: float, logdir
         "pgbench",
         *("-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432)),
         *("-U", parsed.username or "postgres"),
-        *("-n", "-M", "simple", "-c", str(connections), "-j", str(min(connections, 2))),
+        *("-n", "-M", "prepared", "-c", str(connections), "-j", str(min(connections, 2))),
         *("-T", str(max(1, round(seconds))), "-f", str(script)),
         *("-l", f"--log-prefix={prefix}"),
         parsed.database or "postgres",
