@@ -20,6 +20,7 @@ from bench.webhook.stats import Point
 TARGET_RATE = 1500.0
 TARGET_P99_MS = 50.0
 TARGET_CONNECTIONS = 16
+NOT_CODE = [":!bench/results", ":!docs"]  # what a run rewrites, or results are pasted into
 SERIES = {
     "postgres": "PostgreSQL fulfilment",
     "sqlite": "SQLite fulfilment",
@@ -148,7 +149,7 @@ def machine() -> dict[str, Any]:
         "pgbench": _output(["pgbench", "--version"]),
         "wrk": _output(["wrk", "-v"]).splitlines()[0] if _output(["wrk", "-v"]) else "",
         "git_sha": _output(["git", "rev-parse", "HEAD"]),
-        "git_dirty": bool(_output(["git", "status", "--porcelain", "--untracked-files=no"])),
+        "git_dirty": bool(_output(["git", "status", "--porcelain", "-uno", "--", ".", *NOT_CODE])),
     }
 
 
