@@ -105,6 +105,8 @@ credit_lots = Table(
         sqlite_where=text("remaining > 0"),
         postgresql_where=text("remaining > 0"),
     ),
+    # A purchase's lot: found by a grant, a refund or a reversal without scanning the history.
+    Index("uq_credit_lots_purchase_id_user_id", "purchase_id", "user_id", unique=True),
 )
 
 purchases = Table(

@@ -61,12 +61,19 @@ class InboxRepository:
         )
         return {row.id for row in rows}
 
-    def note_redelivery(self, event_id: str, endpoint: str) -> None:
-        self._connection.execute(
+    def note_redelivery(self, event_id: str, endpoint: str) -> DeliveryStatus | None:
+        """Count a delivery of a stored event, locking its row; its recorded status.
+
+        One statement both locks and counts: a redelivery of a settled event, the common case
+        under Stripe's retries, costs one write after the refused insert.
+        """
+        status = self._connection.execute(
             update(webhook_events)
             .where(webhook_events.c.id == event_id)
             .values(delivery_count=webhook_events.c.delivery_count + 1, endpoint=endpoint)
-        )
+            .returning(webhook_events.c.status)
+        ).scalar_one_or_none()
+        return None if status is None else DeliveryStatus(status)
 
     def record_outcome(
         self, event_id: str, status: DeliveryStatus, error: str | None, now: datetime

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Row, select, update
 
+from creditflow.adapters.db.repositories._sql import upsert
 from creditflow.adapters.db.tables import credit_lots
 from creditflow.domain.lots import Lot, LotSource
 
@@ -31,33 +32,25 @@ class LotRepository:
         expires_at: datetime | None,
         now: datetime,
     ) -> None:
-        existing = None
-        if purchase_id is not None:
-            existing = self._connection.execute(
-                select(credit_lots.c.id).where(
-                    credit_lots.c.user_id == user_id, credit_lots.c.purchase_id == purchase_id
-                )
-            ).scalar_one_or_none()
-        if existing is not None:  # credits given back to a purchase return to its lot
-            self._connection.execute(
-                update(credit_lots)
-                .where(credit_lots.c.id == existing)
-                .values(
-                    credits=credit_lots.c.credits + credits,
-                    remaining=credit_lots.c.remaining + credits,
-                )
-            )
-            return
+        """A new lot; credits given back to a purchase return to that purchase's own lot."""
+        values = {
+            "user_id": user_id,
+            "source": source.value,
+            "purchase_id": purchase_id,
+            "reference": reference,
+            "credits": credits,
+            "remaining": credits,
+            "expires_at": expires_at,
+            "created_at": now,
+        }
+        insert = upsert(self._connection, credit_lots).values(values)
         self._connection.execute(
-            credit_lots.insert().values(
-                user_id=user_id,
-                source=source.value,
-                purchase_id=purchase_id,
-                reference=reference,
-                credits=credits,
-                remaining=credits,
-                expires_at=expires_at,
-                created_at=now,
+            insert.on_conflict_do_update(
+                index_elements=["purchase_id", "user_id"],
+                set_={
+                    "credits": credit_lots.c.credits + insert.excluded.credits,
+                    "remaining": credit_lots.c.remaining + insert.excluded.remaining,
+                },
             )
         )
 

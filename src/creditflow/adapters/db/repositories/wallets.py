@@ -6,12 +6,13 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Row, func, select, update
 
+from creditflow.adapters.db.repositories._sql import insert_row_if_absent
 from creditflow.adapters.db.repositories.lots import LotRepository
 from creditflow.adapters.db.tables import ledger_entries, wallets
 from creditflow.domain.ledger import LedgerEntry, Posting
 from creditflow.domain.lots import LotSource, credits_for_lots, plan_take
 from creditflow.domain.users import Wallet
-from creditflow.errors import InsufficientCredits
+from creditflow.errors import InsufficientCredits, NotFound
 
 
 class WalletRepository:
@@ -31,12 +32,13 @@ class WalletRepository:
         return Wallet(user_id=m["user_id"], balance=m["balance"], updated_at=m["updated_at"])
 
     def lock(self, user_id: str) -> int:
-        """Lock the wallet row for this transaction; its balance."""
-        return int(
-            self._connection.execute(
-                select(wallets.c.balance).where(wallets.c.user_id == user_id).with_for_update()
-            ).scalar_one()
-        )
+        """Lock the wallet row for this transaction; its balance. NotFound without a wallet."""
+        balance = self._connection.execute(
+            select(wallets.c.balance).where(wallets.c.user_id == user_id).with_for_update()
+        ).scalar_one_or_none()
+        if balance is None:
+            raise NotFound(f"no user {user_id}")
+        return int(balance)
 
     def entry_by_key(self, key: str) -> LedgerEntry | None:
         row = self._connection.execute(
@@ -49,40 +51,53 @@ class WalletRepository:
         was already posted.
 
         The wallet row is locked first, so concurrent postings to one wallet queue up and each
-        one's key check sees every committed entry; the unique index is the last line of defence.
+        one sees every committed entry. The entry goes in first, ignoring a conflict on its key:
+        that insert is the key check, so a posting already made changes nothing else.
         """
         balance = self.lock(posting.user_id)
-        if self.entry_by_key(posting.key) is not None:
+        if self._short_of_credits(posting, balance):
+            if self.entry_by_key(posting.key) is not None:
+                return None  # the spend was made when there was enough: a replay, not a refusal
+            raise InsufficientCredits(
+                f"{posting.user_id} has {balance} credits, {-posting.delta} needed",
+                balance=balance,
+            )
+        balance_after = balance + posting.delta
+        row = insert_row_if_absent(
+            self._connection,
+            ledger_entries,
+            {
+                "user_id": posting.user_id,
+                "delta": posting.delta,
+                "balance_after": balance_after,
+                "kind": posting.kind.value,
+                "reference": posting.reference,
+                "reason": posting.reason,
+                "purchase_id": posting.purchase_id,
+                "idempotency_key": posting.key,
+                "created_at": now,
+                "expires_at": posting.expires_at,
+            },
+            ["idempotency_key"],
+        )
+        if row is None:
             return None
         if posting.delta > 0:
             self._fill_lots(posting, balance, now)
         elif posting.delta < 0:
-            self._empty_lots(posting, balance)
-        balance_after = balance + posting.delta
+            self._empty_lots(posting)
         self._connection.execute(
             update(wallets)
             .where(wallets.c.user_id == posting.user_id)
             .values(balance=balance_after, updated_at=now)
         )
-        row = self._connection.execute(
-            ledger_entries.insert()
-            .values(
-                user_id=posting.user_id,
-                delta=posting.delta,
-                balance_after=balance_after,
-                kind=posting.kind.value,
-                reference=posting.reference,
-                reason=posting.reason,
-                purchase_id=posting.purchase_id,
-                idempotency_key=posting.key,
-                created_at=now,
-                expires_at=posting.expires_at,
-            )
-            .returning(*ledger_entries.c)
-        ).one()
         entry = _entry(row)
         self.posted.append(entry)
         return entry
+
+    @staticmethod
+    def _short_of_credits(posting: Posting, balance: int) -> bool:
+        return posting.delta < 0 and -posting.delta > balance and not posting.allow_debt
 
     def _fill_lots(self, posting: Posting, balance: int, now: datetime) -> None:
         credits = credits_for_lots(posting.delta, balance)
@@ -99,12 +114,8 @@ class WalletRepository:
             now=now,
         )
 
-    def _empty_lots(self, posting: Posting, balance: int) -> None:
+    def _empty_lots(self, posting: Posting) -> None:
         wanted = -posting.delta
-        if wanted > balance and not posting.allow_debt:
-            raise InsufficientCredits(
-                f"{posting.user_id} has {balance} credits, {wanted} needed", balance=balance
-            )
         prefer = posting.from_lot
         if prefer is None and posting.purchase_id is not None:
             prefer = self._lots.purchase_lot(posting.user_id, posting.purchase_id)
