@@ -24,7 +24,7 @@ from bench.webhook.checks import Answers, check
 from bench.webhook.config import RESULTS, Config, server_environment
 from bench.webhook.databases import database, register_users
 from bench.webhook.load import make_load
-from bench.webhook.server import CREDITFLOW_APP, serving
+from bench.webhook.server import serving
 from bench.webhook.wrk import run_wrk
 
 PY_SPY = Path(sys.executable).with_name("py-spy")
@@ -49,8 +49,8 @@ def main(argv: list[str]) -> int:
         workdir = Path(tmp)
         with database(args.engine, "profile", workdir) as url:
             register_users(url, config.users)
-            log = workdir / "server.log"
-            with serving(CREDITFLOW_APP, server_environment(url), workers, log) as server:
+            env = server_environment(url)
+            with serving("creditflow", env, workers, workdir) as server:
                 threads = min(args.connections, config.wrk_threads)
                 per_thread = math.ceil(config.max_rate * args.seconds / threads)
                 load = make_load(

@@ -19,7 +19,7 @@ from bench.webhook.config import Config, server_environment
 from bench.webhook.databases import POSTGRES_SERVER, database, register_users
 from bench.webhook.load import Load, Request, make_load
 from bench.webhook.pgbench import run_pgbench
-from bench.webhook.server import BARE_APP, CREDITFLOW_APP, serving
+from bench.webhook.server import serving
 from bench.webhook.stats import Point
 from bench.webhook.wrk import WrkSummary, as_point, run_wrk
 from creditflow.adapters.db.tables import ledger_entries, purchases
@@ -34,8 +34,7 @@ def fulfilment(engine: str, config: Config, workdir: Path, rng: random.Random) -
     with database(engine, f"fulfil_{engine}", workdir) as url:
         register_users(url, config.users)
         env = server_environment(url)
-        log = workdir / f"server-{engine}.log"
-        with serving(CREDITFLOW_APP, env, config.workers(engine), log) as server:
+        with serving("creditflow", env, config.workers(engine), workdir) as server:
             sent: list[Request] = []
             answers = Answers()
             for connections in config.connections:
@@ -68,8 +67,7 @@ def http_limit(config: Config, workdir: Path, rng: random.Random) -> list[Point]
     """The bare ASGI app (signature check only) under the same load, same worker count."""
     points = []
     env = server_environment("sqlite://")
-    log = workdir / "server-bare.log"
-    with serving(BARE_APP, env, config.postgres_workers, log) as server:
+    with serving("bare", env, config.postgres_workers, workdir) as server:
         for connections in config.connections:
             threads = min(connections, config.wrk_threads)
             load = make_load(threads, HTTP_LIMIT_BODIES, config.users, connections, rng)
