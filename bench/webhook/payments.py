@@ -4,7 +4,7 @@ The body is built once by `creditflow.adapters.stripe.samples` (what `creditflow
 Stripe's example session, Stripe's event envelope) with placeholder tokens for the payment and the
 user; each payment replaces them, which is ~15x cheaper than building a new body, and signs it
 with the official SDK through `samples.signature_header`. Each payment names its user by id and by
-that user's own e-mail: one shared e-mail would queue every payment on one identity lock.
+that user's own e-mail: one shared e-mail would serialise payments on the buyer's identity lock.
 """
 
 from __future__ import annotations
