@@ -1,0 +1,1 @@
+"""Benchmarks of creditflow: `make bench-webhook`, `make bench-profile` (docs/performance.md)."""

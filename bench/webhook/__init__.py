@@ -1,0 +1,1 @@
+"""The webhook fulfilment benchmark: signed deliveries over real HTTP, with its two limits."""
