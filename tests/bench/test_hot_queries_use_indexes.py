@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from bench.scale.explain import explaining
 from bench.scale.operations import explained_operations
-from bench.scale.seed import SeedPlan, add_unclaimed_pending, seed
-from sqlalchemy import create_engine, event
+from bench.scale.seed import HEAVY, SeedPlan, add_unclaimed_pending, seed
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.pool import NullPool
 
 from creditflow.bootstrap import build_container
@@ -47,3 +47,24 @@ def test_no_hot_query_needs_a_seq_scan_of_a_growing_table(postgres_url: str) -> 
     finally:
         container.close()
     assert {name: found for name, found in scans.items() if found} == {}
+
+
+@pytest.mark.postgres_only
+def test_a_ledger_page_of_a_big_wallet_reads_only_its_own_entries(postgres_url: str) -> None:
+    """HEAVY holds half the entries and every other wallet's funding comes after its last one:
+    walking the primary key backwards would filter all of those out first."""
+    engine = create_engine(postgres_url, poolclass=NullPool)
+    with engine.begin() as connection:
+        seed(connection, SeedPlan(users=300, entries=4000, funding=100))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("ANALYZE ledger_entries"))  # the planner knows HEAVY is big
+    engine.dispose()
+    container = build_container(make_settings(postgres_url))
+    try:
+        with explaining(container.engine) as capture:
+            page = container.queries.ledger(HEAVY, limit=50, before_id=None)
+    finally:
+        container.close()
+    assert [entry.user_id for entry in page] == [HEAVY] * 50
+    [plan] = [plan for plan in capture.plans if "FROM ledger_entries" in plan.statement]
+    assert "Rows Removed by Filter" not in plan.text, plan.text
