@@ -20,6 +20,7 @@ from sqlalchemy import Engine, event
 WATCHED = ("ledger_entries", "credit_lots", "purchases", "pending_grants")
 _SEQ_SCAN = re.compile(r"Seq Scan on (\w+)")
 _EXECUTION = re.compile(r"Execution Time: ([\d.]+) ms")
+_BUFFERS = re.compile(r"Buffers: shared(?: hit=(\d+))?(?: read=(\d+))?")
 _DML = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
 
 
@@ -31,6 +32,16 @@ class Plan:
     @property
     def seq_scans(self) -> list[str]:
         return _SEQ_SCAN.findall(self.text)
+
+    @property
+    def buffers(self) -> int:
+        """Pages the statement touched (shared hit + read of its top node): a measure of work
+        that, unlike time, does not depend on what else the machine is doing."""
+        for line in self.text.split("\nPlanning")[0].splitlines():
+            found = _BUFFERS.search(line)
+            if found:
+                return sum(int(n) for n in found.groups() if n)
+        return 0
 
     @property
     def execution_ms(self) -> float:

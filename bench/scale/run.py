@@ -5,7 +5,7 @@ database is seeded in bulk (seed.py) with `--users` users, audited, and then:
 
 - every hot operation is explained (`EXPLAIN (ANALYZE, BUFFERS)` of each statement it runs,
   explain.py); at the largest scale none may seq-scan ledger_entries, credit_lots, purchases or
-  pending_grants;
+  pending_grants, and none may touch many more pages than at the smallest (GROWTH_*);
 - each HTTP operation (operations.py) is timed `--ops` times, round-robin, against a real server
   (one worker), for p50/p99;
 - a new user with `--pending` pending grants waiting for their e-mail registers (one request, one
@@ -43,6 +43,9 @@ from bench.scale.stripe_events import paid_sessions, serving
 from creditflow.bootstrap import build_container
 from creditflow.settings import Settings
 
+# An operation "grows" when, from the smallest scale to the largest, the pages its statements
+# touch grow beyond this (b-tree indexes get a level deeper meanwhile: a few pages a lookup).
+GROWTH_FACTOR, GROWTH_SLACK = 3, 100
 TABLES = ("users", "ledger_entries", "credit_lots", "purchases", "pending_grants")
 
 
@@ -69,6 +72,7 @@ def explain_all(url: str, users: int, entries: int, out_dir: Path) -> dict[str, 
             report[name] = {
                 "statements": len(capture.plans),
                 "sql_ms": round(sum(plan.execution_ms for plan in capture.plans), 3),
+                "buffers": sum(plan.buffers for plan in capture.plans),
                 "seq_scans": sorted({t for plan in capture.plans for t in plan.seq_scans}),
                 "seq_scans_on_big_tables": sorted(set(capture.seq_scans_on(WATCHED))),
             }
@@ -201,6 +205,14 @@ def problems_of(results: list[dict[str, Any]]) -> list[str]:
         if recon and (recon["exit_code"] != 0 or recon["processed"] != recon["events"]):
             problems.append(f"{scale}: reconcile processed {recon['processed']}")
     largest = max(results, key=lambda r: r["entries"])
+    smallest = min(results, key=lambda r: r["entries"])
+    for name, found in largest["explain"].items():  # pages touched: flat, give or take a level
+        small, big = smallest["explain"][name]["buffers"], found["buffers"]
+        if big > GROWTH_FACTOR * small + GROWTH_SLACK:
+            problems.append(
+                f"{name} grows: {small} buffers at {smallest['entries']:,} entries, "
+                f"{big} at {largest['entries']:,}"
+            )
     for name, found in largest["explain"].items():
         if found["seq_scans_on_big_tables"]:
             scans = found["seq_scans_on_big_tables"]

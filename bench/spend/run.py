@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", default="1,16,64")
     parser.add_argument("--users", type=int, default=10_000)
-    parser.add_argument("--hot-funding", type=int, default=2_000)
+    parser.add_argument("--hot-funding", type=int, default=200)
     parser.add_argument("--output", type=Path, default=REPO / "bench/results/spend.json")
     args = parser.parse_args()
     levels = [int(c) for c in args.connections.split(",")]
