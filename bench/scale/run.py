@@ -250,7 +250,7 @@ def main() -> None:
     parser.add_argument("--pending", type=int, default=1000)
     parser.add_argument("--reconcile-events", type=int, default=10_000)
     parser.add_argument(
-        "--revision", default="head", help="schema revision (0001: before the 0002 indexes)"
+        "--revision", default="head", help="schema revision (0001: before 0002 and 0003)"
     )
     parser.add_argument("--output", type=Path, default=REPO / "bench/results/scale.json")
     args = parser.parse_args()

@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,9 +75,12 @@ class RunningServer:
 
 @contextmanager
 def serve(
-    workdir: Path, env: Mapping[str, str] | None = None, attempts: int = 3
+    workdir: Path,
+    env: Mapping[str, str] | None = None,
+    attempts: int = 3,
+    args: Sequence[str] = (),
 ) -> Iterator[RunningServer]:
-    """`python -m creditflow.entrypoints.cli serve --port P` in `workdir`, until healthy.
+    """`python -m creditflow.entrypoints.cli serve --port P ARGS` in `workdir`, until healthy.
 
     Configured only by `env` (on a clean environment) and whatever it finds in `workdir`; its
     stderr (notes for people) and stdout (log lines) are kept apart, as a deployment sees them.
@@ -87,7 +90,7 @@ def serve(
     started: list[RunningServer] = []
     try:
         for attempt in range(1, attempts + 1):
-            server = _spawn(workdir, clean_environment(**(env or {})), len(started))
+            server = _spawn(workdir, clean_environment(**(env or {})), len(started), args)
             started.append(server)
             try:
                 wait_until_healthy(server.url, server.process)
@@ -106,13 +109,16 @@ def serve(
             stop_process(server.process)
 
 
-def _spawn(workdir: Path, env: dict[str, str], attempt: int) -> RunningServer:
+def _spawn(workdir: Path, env: dict[str, str], attempt: int, args: Sequence[str]) -> RunningServer:
     port = free_port()
     log = workdir / f"serve-{port}-{attempt}.log"
     stdout = workdir / f"serve-{port}-{attempt}.stdout"
     with log.open("wb") as errors, stdout.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "creditflow.entrypoints.cli", "serve", "--port", str(port)],
+            [
+                *(sys.executable, "-m", "creditflow.entrypoints.cli", "serve"),
+                *("--port", str(port), *args),
+            ],
             env=env,
             cwd=workdir,
             stdout=output,

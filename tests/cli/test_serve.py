@@ -6,14 +6,26 @@ nothing configured, no `.env`); everyone else gets warnings that say what to set
 
 from __future__ import annotations
 
+import json
+from functools import partial
 from pathlib import Path
 
+import httpx
 import pytest
 
 from creditflow.entrypoints.cli import local_dev
 from creditflow.settings import Settings
 from tests.cli.support import cli, cli_json, one_line_error, serve
-from tests.support import API_KEY, WEBHOOK_SECRET, assert_ledger_matches_balances
+from tests.servers import all_at_once
+from tests.support import (
+    API_KEY,
+    WEBHOOK_SECRET,
+    assert_ledger_matches_balances,
+    balance,
+    deliver,
+    paid_session_event,
+    register,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -105,3 +117,31 @@ class TestLocalSecretsAreWrittenOnlyForANewcomer:
         monkeypatch.setenv(name, value)
 
         assert not local_dev.wants_local_secrets(Settings())
+
+
+def test_serve_with_two_workers_runs_two_processes_that_grant_each_payment_once(
+    tmp_path: Path,
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'shop.db'}"
+    env = {
+        "CREDITFLOW_DATABASE_URL": database_url,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "CREDITFLOW_API_KEY": API_KEY,
+        "CREDITFLOW_LOG_FORMAT": "json",
+    }
+    payments = [paid_session_event(user_id="buyer", credits=10) for _ in range(20)]
+
+    with (
+        serve(tmp_path, env, args=("--workers", "2")) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        register(client, "buyer")
+        answers = all_at_once([partial(deliver, client, event) for event in payments * 2])
+        credited = balance(client, "buyer")
+    started = {line["message"] for line in map(json.loads, server.log_lines()) if "message" in line}
+
+    assert [answer.status_code for answer in answers] == [200] * 40
+    assert credited == 200  # twenty payments of 10, each delivered twice
+    workers = {message for message in started if message.startswith("Started server process")}
+    assert len(workers) == 2, started
+    assert_ledger_matches_balances(database_url)

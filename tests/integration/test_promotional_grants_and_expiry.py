@@ -150,8 +150,13 @@ def test_a_new_grant_expiring_in_the_past_or_without_timezone_is_refused_with_42
     assert ledger(client, USER) == []
 
 
-def test_granting_to_an_unknown_user_is_404(client: TestClient) -> None:
-    assert error_of(grant(client, "nobody", 50, "promo_1")) == (404, "not_found")
+@pytest.mark.parametrize("expires_at", [None, "2001-01-01T00:00:00Z"], ids=["never", "past"])
+def test_granting_to_an_unknown_user_is_404_whatever_else_is_wrong(
+    client: TestClient, expires_at: str | None
+) -> None:
+    response = grant(client, "nobody", 50, "promo_1", expires_at=expires_at)
+
+    assert error_of(response) == (404, "not_found")
 
 
 def test_a_spend_takes_the_lot_expiring_first_and_paid_credits_last(

@@ -52,8 +52,7 @@ def apply_money_back(
     changes = _fact_changes(uow, purchase, event, now)
     if not changes:
         return DeliveryStatus.DUPLICATE
-    uow.purchases.update(purchase.id, now, **changes)
-    settle(uow, purchase.id, now, policy)
+    settle(uow, uow.purchases.update(purchase.id, now, **changes), now, policy)
     return DeliveryStatus.PROCESSED
 
 
@@ -107,7 +106,7 @@ def lock_purchase(
 ) -> tuple[Purchase, bool]:
     """The payment's purchase row, locked, and whether this event created it from `initial`."""
     state = PaymentState(str(initial["payment_state"]))
-    new_id = uow.purchases.add_if_absent(
+    created = uow.purchases.add_if_absent(
         {
             "checkout_session_id": checkout_session_id,
             "payment_intent_id": payment_intent_id,
@@ -121,11 +120,14 @@ def lock_purchase(
             **initial,
         }
     )
-    return uow.purchases.lock(checkout_session_id, payment_intent_id), new_id is not None
+    if created is not None:
+        return created, True
+    return uow.purchases.lock(checkout_session_id, payment_intent_id), False
 
 
-def settle(uow: UnitOfWork, purchase_id: int, now: datetime, policy: RefundPolicy) -> None:
-    purchase = uow.purchases.get(purchase_id)
+def settle(uow: UnitOfWork, purchase: Purchase, now: datetime, policy: RefundPolicy) -> None:
+    """Bring the purchase's credits and status in line with its facts, as they now stand in
+    `purchase` (the caller's last write read back); writes only what differs."""
     changes: dict[str, object] = {}
     if purchase.credits is not None and purchase.payment_state is PaymentState.PAID:
         old = Targets(purchase.credits_refunded, purchase.credits_held)
@@ -137,7 +139,8 @@ def settle(uow: UnitOfWork, purchase_id: int, now: datetime, policy: RefundPolic
     status = display_status(
         purchase.payment_state, purchase.amount, purchase.amount_refunded, purchase.dispute_status
     )
-    uow.purchases.update(purchase_id, now, status=status.value, **changes)
+    if changes or status is not purchase.status:
+        uow.purchases.update(purchase.id, now, status=status.value, **changes)
 
 
 def _move_credits(

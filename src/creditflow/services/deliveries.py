@@ -100,9 +100,8 @@ class DeliveryService:
                 now=now,
             )
             if not first:
-                stored = uow.inbox.lock(delivery.event_id)
-                uow.inbox.note_redelivery(delivery.event_id, delivery.endpoint)
-                if stored is not None and stored.status.is_settled:
+                stored = uow.inbox.note_redelivery(delivery.event_id, delivery.endpoint)
+                if stored is not None and stored.is_settled:
                     uow.commit()
                     return DeliveryResult(
                         delivery.event_id, DeliveryStatus.DUPLICATE, redelivered=True

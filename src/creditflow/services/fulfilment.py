@@ -2,9 +2,9 @@
 
 Runs inside the caller's unit of work (the delivery's transaction). Exactly-once rests on three
 locks in this order: the purchase row (events about one payment queue up, whether they name its
-Checkout Session or its PaymentIntent), the buyer's identity (payments and registrations of one
-user queue up), then the wallet row inside `post`; and on the ledger's unique grant key, shared by
-a direct grant and a later pending-grant claim.
+Checkout Session or its PaymentIntent), the buyer's identity when no user matches yet (a payment
+that may be parked and that user's registration queue up), then the wallet row inside `post`; and
+on the ledger's unique grant key, shared by a direct grant and a later pending-grant claim.
 """
 
 from __future__ import annotations
@@ -50,14 +50,13 @@ def apply_payment(
     step = advance(current, payment.signal)
     learned = _learned_ids(purchase, payment)
     if step.grants_credits:
-        _grant(uow, purchase, payment, payment.require_credits(), now)
-        uow.purchases.update(purchase.id, now, **learned)
-        settle(uow, purchase.id, now, policy)
+        granted = _grant(uow, purchase, payment, payment.require_credits(), now)
+        settle(uow, uow.purchases.update(purchase.id, now, **granted, **learned), now, policy)
         return DeliveryStatus.PROCESSED
     if current is step.state and not learned:
         return DeliveryStatus.DUPLICATE
-    uow.purchases.update(purchase.id, now, payment_state=step.state.value, **learned)
-    settle(uow, purchase.id, now, policy)
+    changed = uow.purchases.update(purchase.id, now, payment_state=step.state.value, **learned)
+    settle(uow, changed, now, policy)
     return DeliveryStatus.PROCESSED
 
 
@@ -73,14 +72,19 @@ def _learned_ids(purchase: Purchase, payment: PaymentEvent) -> dict[str, object]
 
 def _grant(
     uow: UnitOfWork, purchase: Purchase, payment: PaymentEvent, credits: int, now: datetime
-) -> None:
+) -> dict[str, object]:
+    """Credit the buyer's wallet, or park a pending grant; what the purchase must record."""
     buyer = payment.buyer
     if not buyer.is_known:
         raise NeedsAttention(
             "the payment names no user (client_reference_id, metadata.user_id) and no e-mail"
         )
-    uow.lock_identities(identity_keys(buyer.user_id, buyer.email))
     user_id = _find_user(uow, buyer)
+    if user_id is None:
+        # Only a payment that may be parked needs the identity lock: the buyer's registration,
+        # racing it, then either sees the pending grant or is seen here as a user.
+        uow.lock_identities(identity_keys(buyer.user_id, buyer.email))
+        user_id = _find_user(uow, buyer)
     reference = payment.checkout_session_id or purchase.reference
     if user_id is None:
         uow.pending.add(
@@ -108,16 +112,14 @@ def _grant(
         "currency": payment.currency,
         "payment_link": payment.payment_link,
     }
-    uow.purchases.update(
-        purchase.id,
-        now,
-        payment_state=PaymentState.PAID.value,
-        credits=credits,
-        user_id=user_id or buyer.user_id,
-        email_key=buyer.email,
-        credited_at=None if user_id is None else now,
+    return {
+        "payment_state": PaymentState.PAID.value,
+        "credits": credits,
+        "user_id": user_id or buyer.user_id,
+        "email_key": buyer.email,
+        "credited_at": None if user_id is None else now,
         **{name: value for name, value in latest.items() if value is not None},
-    )
+    }
 
 
 def _find_user(uow: UnitOfWork, buyer: Buyer) -> str | None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.credits import MAX_CREDITS
 from creditflow.domain.ledger import EntryKind, LedgerEntry, Posting
-from creditflow.errors import Conflict, InsufficientCredits, InvalidRequest, NotFound
+from creditflow.errors import Conflict, InsufficientCredits, InvalidRequest
 from creditflow.services.clock import Clock
 from creditflow.services.observer import NO_OBSERVER, Observer
 
@@ -81,17 +81,18 @@ class WalletOperations:
         return self._apply(posting)
 
     def _apply(self, posting: Posting) -> WalletChange:
+        """Post, or answer a retry with its original result. The posting itself finds a retry
+        (its key is taken) after locking the wallet: one round trip fewer than asking first."""
         with self._uow() as uow:
-            if uow.wallets.get(posting.user_id) is None:
-                raise NotFound(f"no user {posting.user_id}")
-            original = uow.wallets.entry_by_key(posting.key)
-            if original is not None:
-                return _replay(original, posting)
             now = self._clock()
             if posting.expires_at is not None and posting.expires_at <= now:
-                raise InvalidRequest("expires_at is in the past")
+                uow.wallets.lock(posting.user_id)  # an unknown user is a 404 before all else
+                original = uow.wallets.entry_by_key(posting.key)
+                if original is None:
+                    raise InvalidRequest("expires_at is in the past")
+                return _replay(original, posting)
             entry = uow.wallets.post(posting, now)
-            if entry is None:  # a concurrent request with the same key committed first
+            if entry is None:
                 original = uow.wallets.entry_by_key(posting.key)
                 assert original is not None
                 return _replay(original, posting)

@@ -105,7 +105,8 @@ credit_lots = Table(
         sqlite_where=text("remaining > 0"),
         postgresql_where=text("remaining > 0"),
     ),
-    Index("ix_credit_lots_purchase_id", "purchase_id"),  # a purchase's lot, open or spent
+    # A purchase's lot: found by a grant, a refund or a reversal without scanning the history.
+    Index("uq_credit_lots_purchase_id_user_id", "purchase_id", "user_id", unique=True),
 )
 
 purchases = Table(

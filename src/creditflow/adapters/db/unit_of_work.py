@@ -111,8 +111,13 @@ class UnitOfWork:
         connection = self._require()
         if connection.dialect.name != "postgresql":
             return
-        for key in sorted(set(keys)):
-            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id(key)})
+        ordered = sorted(set(keys))
+        if not ordered:
+            return
+        # One round trip for all keys; PostgreSQL evaluates a select list left to right.
+        locks = ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(len(ordered)))
+        params = {f"k{i}": _lock_id(key) for i, key in enumerate(ordered)}
+        connection.execute(text(f"SELECT {locks}"), params)
 
     @property
     def connection(self) -> Connection:

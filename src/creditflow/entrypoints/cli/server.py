@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from rich.text import Text
 
 from creditflow import __version__
@@ -32,6 +33,16 @@ from creditflow.settings import WEBHOOK_PATH, Settings
 def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Server processes sharing the port; one per CPU core uses them all. "
+            "They share nothing but the database, SQLite file or PostgreSQL.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the webhook handler and the /v1 API (embedded SQLite by default, migrated on start).
 
@@ -47,8 +58,25 @@ def serve(
     base = f"http://{host}:{port}"
     note(f"creditflow {__version__}: webhook endpoint {base}{WEBHOOK_PATH}, API docs {base}/docs")
     configure_logging(settings.log_format, settings.log_level)
-    # log_config=None: uvicorn keeps its hands off logging, so its lines go through ours.
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    # Each worker is a fresh process that builds its own app from the same configuration (the
+    # environment and ./.env, written above when needed). log_config=None: uvicorn keeps its
+    # hands off logging, so its lines go through ours.
+    uvicorn.run(
+        f"{__name__}:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+    )
+
+
+def worker_app() -> FastAPI:
+    """The app one server process serves: logging set up here too, since a worker process
+    starts afresh and inherits none of the parent's configuration."""
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)
 
 
 def migrate() -> None:

@@ -1,12 +1,45 @@
-"""Dialect details shared by the repositories, kept in one place."""
+"""Dialect details shared by the repositories, and the statements they run most, built once.
+
+Building a SQLAlchemy statement costs more CPU here than PostgreSQL spends running it (a few
+hundred microseconds, a millisecond for ON CONFLICT DO UPDATE): statements on the webhook and
+spend paths are built once per dialect and table, and executed with their values as parameters.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Executable, Row, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
+
+KEY = "key_"  # the WHERE parameter of `update_by_key`; no column has this name
+
+
+def upsert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can say ON CONFLICT: both engines have it, each in its own dialect."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_row_if_absent(
+    connection: Connection,
+    table: Table,
+    values: Mapping[str, Any],
+    conflict_on: Sequence[str] | None,
+) -> Row[Any] | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING *: the new row, or None when one existed.
+
+    `conflict_on=None` means a conflict on any unique constraint.
+
+    On PostgreSQL a concurrent inserter of the same key waits for the first to commit, then
+    sees the conflict: this is what serialises duplicate deliveries without a race. The row comes
+    back whole, so the caller needs no second statement to read what it just wrote.
+    """
+    statement = _ignoring_conflicts(connection.dialect.name, table, _keys(conflict_on), True)
+    return connection.execute(statement, dict(values)).one_or_none()
 
 
 def insert_if_absent(
@@ -15,18 +48,44 @@ def insert_if_absent(
     values: Mapping[str, Any],
     conflict_on: Sequence[str] | None,
 ) -> Any | None:
-    """INSERT ... ON CONFLICT DO NOTHING; the new primary key, or None when the row existed.
+    """Like `insert_row_if_absent`; only the new primary key."""
+    statement = _ignoring_conflicts(connection.dialect.name, table, _keys(conflict_on), False)
+    return connection.execute(statement, dict(values)).scalar_one_or_none()
 
-    `conflict_on=None` means a conflict on any unique constraint.
 
-    On PostgreSQL a concurrent inserter of the same key waits for the first to commit, then
-    sees the conflict: this is what serialises duplicate deliveries without a race.
-    """
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=None if conflict_on is None else list(conflict_on))
-        .returning(*table.primary_key.columns)
+def update_by_key(
+    connection: Connection, table: Table, key: object, values: Mapping[str, Any]
+) -> Row[Any] | None:
+    """UPDATE table SET values WHERE primary key = key RETURNING *: the row as it now stands."""
+    return connection.execute(_update(table, True), {KEY: key, **values}).one_or_none()
+
+
+def set_by_key(
+    connection: Connection, table: Table, key: object, values: Mapping[str, Any]
+) -> None:
+    """UPDATE table SET values WHERE primary key = key."""
+    connection.execute(_update(table, False), {KEY: key, **values})
+
+
+def _keys(conflict_on: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if conflict_on is None else tuple(conflict_on)
+
+
+@cache
+def _ignoring_conflicts(
+    dialect: str, table: Table, conflict_on: tuple[str, ...] | None, whole_row: bool
+) -> Executable:
+    # No VALUES clause: the columns are the parameters' keys, as each call gives them.
+    insert = upsert(dialect, table).on_conflict_do_nothing(
+        index_elements=None if conflict_on is None else list(conflict_on)
     )
-    return connection.execute(statement).scalar_one_or_none()
+    returned = table.columns if whole_row else table.primary_key.columns
+    return insert.returning(*returned)
+
+
+@cache
+def _update(table: Table, whole_row: bool) -> Executable:
+    # No SET clause: the columns are the parameters' keys other than KEY.
+    (primary_key,) = table.primary_key.columns
+    statement = update(table).where(primary_key == bindparam(KEY))
+    return statement.returning(*table.columns) if whole_row else statement

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
 
-from creditflow.adapters.db.repositories._sql import insert_if_absent
+from creditflow.adapters.db.repositories._sql import insert_if_absent, set_by_key
 from creditflow.adapters.db.tables import webhook_events
 from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
 
@@ -61,21 +61,22 @@ class InboxRepository:
         )
         return {row.id for row in rows}
 
-    def note_redelivery(self, event_id: str, endpoint: str) -> None:
-        self._connection.execute(
-            update(webhook_events)
-            .where(webhook_events.c.id == event_id)
-            .values(delivery_count=webhook_events.c.delivery_count + 1, endpoint=endpoint)
-        )
+    def note_redelivery(self, event_id: str, endpoint: str) -> DeliveryStatus | None:
+        """Count a delivery of a stored event, locking its row; its recorded status.
+
+        One statement both locks and counts: a redelivery of a settled event, the common case
+        under Stripe's retries, costs one write after the refused insert.
+        """
+        status = self._connection.execute(
+            _REDELIVERED, {"event_id": event_id, "endpoint": endpoint}
+        ).scalar_one_or_none()
+        return None if status is None else DeliveryStatus(status)
 
     def record_outcome(
         self, event_id: str, status: DeliveryStatus, error: str | None, now: datetime
     ) -> None:
-        self._connection.execute(
-            update(webhook_events)
-            .where(webhook_events.c.id == event_id)
-            .values(status=status.value, error=error, processed_at=now)
-        )
+        values = {"status": status.value, "error": error, "processed_at": now}
+        set_by_key(self._connection, webhook_events, event_id, values)
 
     def count(self, status: DeliveryStatus) -> int:
         """Stored deliveries with this outcome (the status index answers it)."""
@@ -94,6 +95,14 @@ class InboxRepository:
         if status is not None:
             query = query.where(webhook_events.c.status == status.value)
         return [_delivery(row) for row in self._connection.execute(query.limit(limit))]
+
+
+_REDELIVERED = (
+    update(webhook_events)
+    .where(webhook_events.c.id == bindparam("event_id"))
+    .values(delivery_count=webhook_events.c.delivery_count + 1, endpoint=bindparam("endpoint"))
+    .returning(webhook_events.c.status)
+)
 
 
 def _delivery(row: Row[tuple[object, ...]]) -> StoredDelivery:

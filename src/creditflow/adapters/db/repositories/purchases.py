@@ -8,7 +8,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, func, or_, select, update
 
-from creditflow.adapters.db.repositories._sql import insert_if_absent
+from creditflow.adapters.db.repositories._sql import (
+    insert_if_absent,
+    insert_row_if_absent,
+    update_by_key,
+)
 from creditflow.adapters.db.tables import purchases, refunds
 from creditflow.domain.adjustments import DisputeStatus
 from creditflow.domain.purchases import PaymentState, Purchase, PurchaseStatus
@@ -18,14 +22,15 @@ class PurchaseRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def add_if_absent(self, values: Mapping[str, Any]) -> int | None:
-        """Insert a purchase unless one has its checkout session or PaymentIntent already.
+    def add_if_absent(self, values: Mapping[str, Any]) -> Purchase | None:
+        """Insert a purchase unless one has its checkout session or PaymentIntent already; the
+        new purchase (this transaction's own until commit: no lock needed), or None.
 
         No conflict target: either unique key counts. On PostgreSQL a concurrent insert of the
         same payment (the session's event and its PaymentIntent's) waits, then does nothing.
         """
-        new_id = insert_if_absent(self._connection, purchases, values, None)
-        return None if new_id is None else int(new_id)
+        row = insert_row_if_absent(self._connection, purchases, values, None)
+        return None if row is None else _purchase(row)
 
     def get(self, purchase_id: int) -> Purchase:
         row = self._connection.execute(select(purchases).where(purchases.c.id == purchase_id)).one()
@@ -53,10 +58,11 @@ class PurchaseRepository:
         row = self._connection.execute(_naming(checkout_session_id, payment_intent_id)).first()
         return None if row is None else _purchase(row)
 
-    def update(self, purchase_id: int, now: datetime, **values: Any) -> None:
-        self._connection.execute(
-            update(purchases).where(purchases.c.id == purchase_id).values(updated_at=now, **values)
-        )
+    def update(self, purchase_id: int, now: datetime, **values: Any) -> Purchase:
+        """Write `values`; the purchase as it now stands (read back by the same statement)."""
+        row = update_by_key(self._connection, purchases, purchase_id, {"updated_at": now, **values})
+        assert row is not None, f"no purchase {purchase_id}"
+        return _purchase(row)
 
     def record_refund(
         self, refund_id: str, purchase_id: int, amount: int, status: str, now: datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 
 from creditflow.adapters.db.repositories._sql import insert_if_absent
 from creditflow.adapters.db.tables import users, wallets
@@ -16,7 +16,7 @@ class UserRepository:
         self._connection = connection
 
     def get(self, user_id: str) -> User | None:
-        row = self._connection.execute(select(users).where(users.c.id == user_id)).one_or_none()
+        row = self._connection.execute(_BY_ID, {"user_id": user_id}).one_or_none()
         return None if row is None else _user(row)
 
     def find_by_email(self, email_key: str) -> User | None:
@@ -46,6 +46,9 @@ class UserRepository:
                 .values(email=email, email_key=email_key, updated_at=now)
             )
         return created
+
+
+_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
 
 
 def _user(row: Row[tuple[object, ...]]) -> User:

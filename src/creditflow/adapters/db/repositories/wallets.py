@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select
 
+from creditflow.adapters.db.repositories._sql import insert_row_if_absent, set_by_key
 from creditflow.adapters.db.repositories.lots import LotRepository
 from creditflow.adapters.db.tables import ledger_entries, wallets
 from creditflow.domain.ledger import LedgerEntry, Posting
 from creditflow.domain.lots import LotSource, credits_for_lots, plan_take
 from creditflow.domain.users import Wallet
-from creditflow.errors import InsufficientCredits
+from creditflow.errors import InsufficientCredits, NotFound
 
 
 class WalletRepository:
@@ -31,12 +32,11 @@ class WalletRepository:
         return Wallet(user_id=m["user_id"], balance=m["balance"], updated_at=m["updated_at"])
 
     def lock(self, user_id: str) -> int:
-        """Lock the wallet row for this transaction; its balance."""
-        return int(
-            self._connection.execute(
-                select(wallets.c.balance).where(wallets.c.user_id == user_id).with_for_update()
-            ).scalar_one()
-        )
+        """Lock the wallet row for this transaction; its balance. NotFound without a wallet."""
+        balance = self._connection.execute(_LOCK, {"user_id": user_id}).scalar_one_or_none()
+        if balance is None:
+            raise NotFound(f"no user {user_id}")
+        return int(balance)
 
     def entry_by_key(self, key: str) -> LedgerEntry | None:
         row = self._connection.execute(
@@ -49,40 +49,50 @@ class WalletRepository:
         was already posted.
 
         The wallet row is locked first, so concurrent postings to one wallet queue up and each
-        one's key check sees every committed entry; the unique index is the last line of defence.
+        one sees every committed entry. The entry goes in first, ignoring a conflict on its key:
+        that insert is the key check, so a posting already made changes nothing else.
         """
         balance = self.lock(posting.user_id)
-        if self.entry_by_key(posting.key) is not None:
+        if self._short_of_credits(posting, balance):
+            if self.entry_by_key(posting.key) is not None:
+                return None  # the spend was made when there was enough: a replay, not a refusal
+            raise InsufficientCredits(
+                f"{posting.user_id} has {balance} credits, {-posting.delta} needed",
+                balance=balance,
+            )
+        balance_after = balance + posting.delta
+        row = insert_row_if_absent(
+            self._connection,
+            ledger_entries,
+            {
+                "user_id": posting.user_id,
+                "delta": posting.delta,
+                "balance_after": balance_after,
+                "kind": posting.kind.value,
+                "reference": posting.reference,
+                "reason": posting.reason,
+                "purchase_id": posting.purchase_id,
+                "idempotency_key": posting.key,
+                "created_at": now,
+                "expires_at": posting.expires_at,
+            },
+            ["idempotency_key"],
+        )
+        if row is None:
             return None
         if posting.delta > 0:
             self._fill_lots(posting, balance, now)
         elif posting.delta < 0:
-            self._empty_lots(posting, balance)
-        balance_after = balance + posting.delta
-        self._connection.execute(
-            update(wallets)
-            .where(wallets.c.user_id == posting.user_id)
-            .values(balance=balance_after, updated_at=now)
-        )
-        row = self._connection.execute(
-            ledger_entries.insert()
-            .values(
-                user_id=posting.user_id,
-                delta=posting.delta,
-                balance_after=balance_after,
-                kind=posting.kind.value,
-                reference=posting.reference,
-                reason=posting.reason,
-                purchase_id=posting.purchase_id,
-                idempotency_key=posting.key,
-                created_at=now,
-                expires_at=posting.expires_at,
-            )
-            .returning(*ledger_entries.c)
-        ).one()
+            self._empty_lots(posting)
+        values = {"balance": balance_after, "updated_at": now}
+        set_by_key(self._connection, wallets, posting.user_id, values)
         entry = _entry(row)
         self.posted.append(entry)
         return entry
+
+    @staticmethod
+    def _short_of_credits(posting: Posting, balance: int) -> bool:
+        return posting.delta < 0 and -posting.delta > balance and not posting.allow_debt
 
     def _fill_lots(self, posting: Posting, balance: int, now: datetime) -> None:
         credits = credits_for_lots(posting.delta, balance)
@@ -99,12 +109,8 @@ class WalletRepository:
             now=now,
         )
 
-    def _empty_lots(self, posting: Posting, balance: int) -> None:
+    def _empty_lots(self, posting: Posting) -> None:
         wanted = -posting.delta
-        if wanted > balance and not posting.allow_debt:
-            raise InsufficientCredits(
-                f"{posting.user_id} has {balance} credits, {wanted} needed", balance=balance
-            )
         prefer = posting.from_lot
         if prefer is None and posting.purchase_id is not None:
             prefer = self._lots.purchase_lot(posting.user_id, posting.purchase_id)
@@ -139,6 +145,9 @@ class WalletRepository:
         if before_id is not None:
             query = query.where(ledger_entries.c.id < before_id)
         return [_entry(row) for row in self._connection.execute(query)]
+
+
+_LOCK = select(wallets.c.balance).where(wallets.c.user_id == bindparam("user_id")).with_for_update()
 
 
 def _entry(row: Row[tuple[object, ...]]) -> LedgerEntry:

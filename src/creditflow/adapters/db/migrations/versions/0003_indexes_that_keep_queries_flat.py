@@ -1,8 +1,6 @@
-"""Indexes that keep the hot queries flat as history grows (found by `make bench-scale`).
+"""Indexes that keep the hot queries flat as history grows (found by `make bench-scale`; the
+lookup of a purchase's lot, the other one it found, is 0002's).
 
-- credit_lots(purchase_id): granting a purchase, a refund or a dispute looks up the purchase's
-  lot by (user_id, purchase_id); the only user_id index covers open lots, so that lookup read
-  the whole table, once per grant (a thousand times when a user claims a thousand pending grants).
 - pending_grants: registration looks for *unclaimed* grants by user id or e-mail, and the metrics
   gauges and `/v1/pending-grants` read the unclaimed ones; claimed grants only accumulate, so the
   indexes cover unclaimed rows only (partial), replacing the user_id and email_key indexes.
@@ -13,8 +11,8 @@
 On a large PostgreSQL database these builds block writes to their table while they run; build
 them beforehand with CREATE INDEX CONCURRENTLY under the same names if that matters.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-27
 """
 
@@ -23,8 +21,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -46,7 +44,6 @@ PURCHASES_NEW = (
 
 
 def upgrade() -> None:
-    op.create_index("ix_credit_lots_purchase_id", "credit_lots", ["purchase_id"])
     for name, _ in PENDING_OLD:
         op.drop_index(name, table_name="pending_grants")
     for name, column in PENDING_NEW:
@@ -68,4 +65,3 @@ def downgrade() -> None:
         op.drop_index(name, table_name="pending_grants")
     for name, column in PENDING_OLD:
         op.create_index(name, "pending_grants", [column])
-    op.drop_index("ix_credit_lots_purchase_id", table_name="credit_lots")
