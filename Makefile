@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: serve test lint bench bench-webhook bench-profile clean
+.PHONY: serve test lint bench-webhook bench-profile bench-spend bench-scale clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("creditflow needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -25,19 +25,29 @@ lint: $(BIN)/.installed
 test: lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
-# The benchmarks (docs/performance.md) need matplotlib and py-spy too, installed on first use.
-# Options go through BENCH_ARGS, e.g. make bench-webhook BENCH_ARGS="--seconds 3 --engines postgres"
+# The benchmarks (docs/performance.md), one command each; they need matplotlib and py-spy too,
+# installed on first use. Options go through BENCH_ARGS (`python -m bench.<name> --help`), e.g.
+# make bench-webhook BENCH_ARGS="--seconds 3 --engines postgres"
 BENCH_ARGS ?=
 
 $(BIN)/.bench-installed: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	@touch $@
 
+# Signed deliveries over HTTP (wrk) on PostgreSQL and SQLite, against pgbench and a bare endpoint.
 bench-webhook: $(BIN)/.bench-installed
 	$(BIN)/python -m bench.webhook $(BENCH_ARGS)
 
 bench-profile: $(BIN)/.bench-installed
 	$(BIN)/python -m bench.webhook.profile $(BENCH_ARGS)
+
+# Spends/s over HTTP on PostgreSQL (wrk), random wallets and one hot wallet.
+bench-spend: $(BIN)/.bench-installed
+	$(BIN)/python -m bench.spend.run $(BENCH_ARGS)
+
+# Latency and plans of the hot paths at 10^3, 10^5 and 10^6 ledger entries on PostgreSQL.
+bench-scale: $(BIN)/.bench-installed
+	$(BIN)/python -m bench.scale.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -134,8 +134,9 @@ purchases = Table(
     Column("credited_at", UtcDateTime(), nullable=True),
     CheckConstraint("credits IS NULL OR credits > 0", name="credits_positive"),
     CheckConstraint("amount IS NULL OR amount >= 0", name="amount_not_negative"),
-    Index("ix_purchases_user_id", "user_id"),
-    Index("ix_purchases_status", "status"),
+    # Listing filters by one of these and takes the newest ids: one index range, no sort.
+    Index("ix_purchases_user_id_id", "user_id", "id"),
+    Index("ix_purchases_status_id", "status", "id"),
 )
 
 refunds = Table(
@@ -163,8 +164,20 @@ pending_grants = Table(
     Column("claimed_by", String(255), nullable=True),
     CheckConstraint("credits >= 0", name="credits_not_negative"),
     CheckConstraint("user_id IS NOT NULL OR email_key IS NOT NULL", name="has_identity"),
-    Index("ix_pending_grants_user_id", "user_id"),
-    Index("ix_pending_grants_email_key", "email_key"),
+    # Only unclaimed grants are ever looked up; claimed ones just accumulate.
+    *(
+        Index(
+            f"ix_pending_grants_{name}",
+            column,
+            sqlite_where=text("claimed_at IS NULL"),
+            postgresql_where=text("claimed_at IS NULL"),
+        )
+        for name, column in (
+            ("user_id_unclaimed", "user_id"),
+            ("email_key_unclaimed", "email_key"),
+            ("unclaimed", "id"),
+        )
+    ),
 )
 
 webhook_events = Table(
