@@ -1,14 +1,17 @@
 """Apply a payment event to its purchase, granting credits on the step into `paid`, once.
 
 Runs inside the caller's unit of work (the delivery's transaction). Exactly-once rests on three
-locks in this order: the purchase row (events about one payment queue up, whether they name its
-Checkout Session or its PaymentIntent), the buyer's identity when no user matches yet (a payment
-that may be parked and that user's registration queue up), then the wallet row inside `post`; and
-on the ledger's unique grant key, shared by a direct grant and a later pending-grant claim.
+locks, taken in the order a registration takes them too: the buyer's identity when no user
+matches yet (a payment that may be parked and that user's registration queue up), the purchase
+row (events about one payment queue up, whether they name its Checkout Session or its
+PaymentIntent; a new purchase's insert waits for a concurrent one of the same payment), then the
+wallet row inside `post`; and on the ledger's unique grant key, shared by a direct grant and a
+later pending-grant claim.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from creditflow.adapters.db.unit_of_work import UnitOfWork
@@ -30,7 +33,14 @@ def identity_keys(user_id: str | None, email: str | None) -> list[str]:
 def apply_payment(
     uow: UnitOfWork, payment: PaymentEvent, now: datetime, policy: RefundPolicy
 ) -> DeliveryStatus:
-    """PROCESSED when the event changed the purchase, DUPLICATE when it changed nothing."""
+    """PROCESSED when the event changed the purchase, DUPLICATE when it changed nothing.
+
+    A payment that would earn credits finds its recipient first, so a purchase seen for the
+    first time is inserted as it ends up (paid, credited) and never updated in the same
+    transaction: that update was the costliest statement of a fulfilment.
+    """
+    planned = _plan_grant(uow, payment) if advance(None, payment.signal).grants_credits else None
+    grant = planned if isinstance(planned, _Grant) else None
     purchase, created = lock_purchase(
         uow,
         checkout_session_id=payment.checkout_session_id,
@@ -43,21 +53,52 @@ def apply_payment(
             "currency": payment.currency,
             "payment_link": payment.payment_link,
             "livemode": payment.livemode,
+            **({} if grant is None else grant.recorded(payment, now)),
         },
         now=now,
     )
-    current = None if created else purchase.payment_state
-    step = advance(current, payment.signal)
-    learned = _learned_ids(purchase, payment)
-    if step.grants_credits:
-        granted = _grant(uow, purchase, payment, payment.require_credits(), now)
-        settle(uow, uow.purchases.update(purchase.id, now, **granted, **learned), now, policy)
+    if created:
+        if planned is not None:
+            _credit(uow, purchase, payment, _required(planned), now)
+        settle(uow, purchase, now, policy)
         return DeliveryStatus.PROCESSED
-    if current is step.state and not learned:
+    step = advance(purchase.payment_state, payment.signal)
+    learned = _learned_ids(purchase, payment)
+    if step.grants_credits:  # only on a paid signal, so `planned` was worked out above
+        grant = _required(planned)
+        _credit(uow, purchase, payment, grant, now)
+        recorded = grant.recorded(payment, now)
+        settle(uow, uow.purchases.update(purchase.id, now, **recorded, **learned), now, policy)
+        return DeliveryStatus.PROCESSED
+    if purchase.payment_state is step.state and not learned:
         return DeliveryStatus.DUPLICATE
     changed = uow.purchases.update(purchase.id, now, payment_state=step.state.value, **learned)
     settle(uow, changed, now, policy)
     return DeliveryStatus.PROCESSED
+
+
+@dataclass(frozen=True)
+class _Grant:
+    """Who gets a payment's credits: a user's wallet, or (`user_id` None) a pending grant."""
+
+    credits: int
+    user_id: str | None
+
+    def recorded(self, payment: PaymentEvent, now: datetime) -> dict[str, object]:
+        """What the purchase records once granted."""
+        latest = {
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "payment_link": payment.payment_link,
+        }
+        return {
+            "payment_state": PaymentState.PAID.value,
+            "credits": self.credits,
+            "user_id": self.user_id or payment.buyer.user_id,
+            "email_key": payment.buyer.email,
+            "credited_at": None if self.user_id is None else now,
+            **{name: value for name, value in latest.items() if value is not None},
+        }
 
 
 def _learned_ids(purchase: Purchase, payment: PaymentEvent) -> dict[str, object]:
@@ -70,13 +111,16 @@ def _learned_ids(purchase: Purchase, payment: PaymentEvent) -> dict[str, object]
     return learned
 
 
-def _grant(
-    uow: UnitOfWork, purchase: Purchase, payment: PaymentEvent, credits: int, now: datetime
-) -> dict[str, object]:
-    """Credit the buyer's wallet, or park a pending grant; what the purchase must record."""
+def _plan_grant(uow: UnitOfWork, payment: PaymentEvent) -> _Grant | NeedsAttention:
+    """The credits and their recipient, or why they are unknown (which matters only if the
+    purchase is not paid yet: a later event about a paid one may well lack both)."""
+    try:
+        credits = payment.require_credits()
+    except NeedsAttention as exc:
+        return exc
     buyer = payment.buyer
     if not buyer.is_known:
-        raise NeedsAttention(
+        return NeedsAttention(
             "the payment names no user (client_reference_id, metadata.user_id) and no e-mail"
         )
     user_id = _find_user(uow, buyer)
@@ -85,41 +129,41 @@ def _grant(
         # racing it, then either sees the pending grant or is seen here as a user.
         uow.lock_identities(identity_keys(buyer.user_id, buyer.email))
         user_id = _find_user(uow, buyer)
+    return _Grant(credits, user_id)
+
+
+def _required(planned: _Grant | NeedsAttention | None) -> _Grant:
+    """The grant this event must make; NeedsAttention now if it could not be worked out."""
+    if isinstance(planned, _Grant):
+        return planned
+    raise planned if planned is not None else AssertionError("no grant planned")
+
+
+def _credit(
+    uow: UnitOfWork, purchase: Purchase, payment: PaymentEvent, grant: _Grant, now: datetime
+) -> None:
     reference = payment.checkout_session_id or purchase.reference
-    if user_id is None:
+    if grant.user_id is None:
         uow.pending.add(
             purchase_id=purchase.id,
-            user_id=buyer.user_id,
-            email_key=buyer.email,
-            credits=credits,
+            user_id=payment.buyer.user_id,
+            email_key=payment.buyer.email,
+            credits=grant.credits,
             now=now,
         )
-    else:
-        uow.wallets.post(
-            Posting(
-                user_id=user_id,
-                delta=credits,
-                kind=EntryKind.PURCHASE,
-                reference=reference,
-                key=purchase_grant_key(purchase.id),
-                reason=f"purchase of {credits} credits ({reference})",
-                purchase_id=purchase.id,
-            ),
-            now,
-        )
-    latest = {
-        "amount": payment.amount,
-        "currency": payment.currency,
-        "payment_link": payment.payment_link,
-    }
-    return {
-        "payment_state": PaymentState.PAID.value,
-        "credits": credits,
-        "user_id": user_id or buyer.user_id,
-        "email_key": buyer.email,
-        "credited_at": None if user_id is None else now,
-        **{name: value for name, value in latest.items() if value is not None},
-    }
+        return
+    uow.wallets.post(
+        Posting(
+            user_id=grant.user_id,
+            delta=grant.credits,
+            kind=EntryKind.PURCHASE,
+            reference=reference,
+            key=purchase_grant_key(purchase.id),
+            reason=f"purchase of {grant.credits} credits ({reference})",
+            purchase_id=purchase.id,
+        ),
+        now,
+    )
 
 
 def _find_user(uow: UnitOfWork, buyer: Buyer) -> str | None:
