@@ -258,9 +258,12 @@ def main() -> None:
     results = [run_scale(s, args, largest=s == scales[-1]) for s in scales]
     problems = problems_of(results)
     summary = {
-        "preliminary": "machine shared with other work; the lead re-runs on a quiet machine",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_after": os.getloadavg(),  # other work on the machine skews the times
+        },
         "settings": {k: v for k, v in vars(args).items() if k != "output"},
         "scales": results,
         "table": table(results),

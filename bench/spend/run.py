@@ -108,9 +108,12 @@ def main() -> None:
     if checked["exit_code"] != 0:
         problems.append("creditflow audit failed")
     result = {
-        "preliminary": "machine shared with other work; the lead re-runs on a quiet machine",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_after": os.getloadavg(),  # other work on the machine skews the times
+        },
         "settings": {k: v for k, v in vars(args).items() if k != "output"},
         "runs": runs,
         "audit": checked,
