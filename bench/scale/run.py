@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import statistics
 import time
@@ -34,6 +32,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from bench.machine import machine
 from bench.scale.explain import WATCHED, explaining
 from bench.scale.operations import explained_operations, http_operations
 from bench.scale.pgdb import scratch_database
@@ -258,12 +257,7 @@ def main() -> None:
     results = [run_scale(s, args, largest=s == scales[-1]) for s in scales]
     problems = problems_of(results)
     summary = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_after": os.getloadavg(),  # other work on the machine skews the times
-        },
+        "machine": machine(),
         "settings": {k: v for k, v in vars(args).items() if k != "output"},
         "scales": results,
         "table": table(results),

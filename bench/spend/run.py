@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from bench.machine import machine
 from bench.scale.pgdb import scratch_database
 from bench.scale.seed import SeedPlan, seed
 from bench.scale.server import API_KEY, REPO, cli, running_server, server_env
@@ -108,12 +106,7 @@ def main() -> None:
     if checked["exit_code"] != 0:
         problems.append("creditflow audit failed")
     result = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_after": os.getloadavg(),  # other work on the machine skews the times
-        },
+        "machine": machine(),
         "settings": {k: v for k, v in vars(args).items() if k != "output"},
         "runs": runs,
         "audit": checked,

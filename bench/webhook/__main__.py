@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from bench import plot
+from bench.machine import machine
 from bench.webhook import report, runner
 from bench.webhook.checks import CorrectnessError
 from bench.webhook.config import Config
@@ -58,7 +59,7 @@ def main(argv: list[str]) -> int:
         return 2
     config.results.mkdir(parents=True, exist_ok=True)
     rng = random.Random(20261127)
-    before = report.machine()
+    before = machine()
     series: dict[str, list[Point]] = {}
     with tempfile.TemporaryDirectory(prefix="bw_webhook_") as tmp:
         workdir = Path(tmp)

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import platform
-import subprocess
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-
+from bench.machine import machine
 from bench.webhook.config import Config
-from bench.webhook.databases import POSTGRES_SERVER
 from bench.webhook.stats import Point
 
 TARGET_RATE = 1500.0
 TARGET_P99_MS = 50.0
 TARGET_CONNECTIONS = 16
-NOT_CODE = [":!bench/results", ":!docs"]  # what a run rewrites, or results are pasted into
 SERIES = {
     "postgres": "PostgreSQL fulfilment",
     "sqlite": "SQLite fulfilment",
@@ -136,37 +129,3 @@ def _connections(summary: dict[str, Any]) -> list[int]:
 def write(summary: dict[str, Any], results: Path) -> None:
     (results / "webhook.json").write_text(json.dumps(summary, indent=2) + "\n")
     (results / "webhook.md").write_text(markdown(summary))
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "nproc": os.cpu_count(),
-        "load_average": os.getloadavg(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "postgres": _postgres_version(),
-        "pgbench": _output(["pgbench", "--version"]),
-        "wrk": _output(["wrk", "-v"]).splitlines()[0] if _output(["wrk", "-v"]) else "",
-        "git_sha": _output(["git", "rev-parse", "HEAD"]),
-        "git_dirty": bool(_output(["git", "status", "--porcelain", "-uno", "--", ".", *NOT_CODE])),
-    }
-
-
-def _postgres_version() -> str:
-    try:
-        engine = create_engine(POSTGRES_SERVER)
-        with engine.connect() as connection:
-            version = str(connection.execute(text("SHOW server_version")).scalar())
-        engine.dispose()
-    except Exception as exc:  # a report without the version beats no report
-        return f"unknown ({type(exc).__name__})"
-    return version
-
-
-def _output(command: list[str]) -> str:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-    except OSError:
-        return ""
-    return (done.stdout or done.stderr).strip()
