@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from tests.conftest import POSTGRES_SERVER_URL
+from tests.conftest import scratch_postgres_database
 
 
 @pytest.fixture
 def blank_postgres_url() -> Iterator[str]:
     """A PostgreSQL database of its own with no schema at all (as `createdb` leaves it), dropped
     afterwards: what `serve` must refuse and `migrate` must set up."""
-    name = f"creditflow_cli_blank_{os.getpid()}_{secrets.token_hex(4)}"
-    server = create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_SERVER_URL).set(database=name).render_as_string(hide_password=False)
-    with server.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    server.dispose()
+    with scratch_postgres_database(f"creditflow_cli_blank_{secrets.token_hex(4)}") as url:
+        yield url
 
 
 @pytest.fixture
