@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -71,12 +72,11 @@ def table(summary: dict[str, Any]) -> str:
     lines = [
         f"{'series':24} {'conns':>5} {'events/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}",
     ]
-    for name, points in summary["series"].items():
-        for p in points:
-            lines.append(
-                f"{SERIES[name]:24} {p['connections']:>5} {p['rate']:>9.1f} "
-                f"{p['p50_ms']:>8.1f} {p['p99_ms']:>8.1f} {p['non_2xx']:>8}"
-            )
+    for label, p in _points(summary):
+        lines.append(
+            f"{label:24} {p['connections']:>5} {p['rate']:>9.1f} "
+            f"{p['p50_ms']:>8.1f} {p['p99_ms']:>8.1f} {p['non_2xx']:>8}"
+        )
     lines.append("")
     for name, pairs in summary["ratios"].items():
         cells = ", ".join(f"{conns} conns {ratio:.2f}" for conns, ratio in pairs.items())
@@ -98,12 +98,11 @@ def markdown(summary: dict[str, Any]) -> str:
         "| series | connections | events/s | p50 ms | p99 ms | non-2xx |",
         "|---|--:|--:|--:|--:|--:|",
     ]
-    for name, points in summary["series"].items():
-        for p in points:
-            rows.append(
-                f"| {SERIES[name]} | {p['connections']} | {p['rate']:,.0f} | "
-                f"{p['p50_ms']:.1f} | {p['p99_ms']:.1f} | {p['non_2xx']} |"
-            )
+    for label, p in _points(summary):
+        rows.append(
+            f"| {label} | {p['connections']} | {p['rate']:,.0f} | "
+            f"{p['p50_ms']:.1f} | {p['p99_ms']:.1f} | {p['non_2xx']} |"
+        )
     rows.append("")
     rows.append("| ratio | " + " | ".join(f"{c} conns" for c in _connections(summary)) + " |")
     rows.append("|---|" + "--:|" * len(_connections(summary)))
@@ -120,6 +119,13 @@ def markdown(summary: dict[str, Any]) -> str:
             f"p99 {goal['p99_ms']:.1f} ms)."
         )
     return "\n".join(rows) + "\n"
+
+
+def _points(summary: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every measured point with its series' label, in the order the tables list them."""
+    for name, points in summary["series"].items():
+        for point in points:
+            yield SERIES[name], point
 
 
 def _connections(summary: dict[str, Any]) -> list[int]:
