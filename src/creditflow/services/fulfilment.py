@@ -39,14 +39,15 @@ def apply_payment(
     first time is inserted as it ends up (paid, credited) and never updated in the same
     transaction: that update was the costliest statement of a fulfilment.
     """
-    planned = _plan_grant(uow, payment) if advance(None, payment.signal).grants_credits else None
+    first_step = advance(None, payment.signal)  # what this event does to a payment seen first
+    planned = _plan_grant(uow, payment) if first_step.grants_credits else None
     grant = planned if isinstance(planned, _Grant) else None
     purchase, created = lock_purchase(
         uow,
         checkout_session_id=payment.checkout_session_id,
         payment_intent_id=payment.payment_intent_id,
         initial={
-            "payment_state": advance(None, payment.signal).state.value,
+            "payment_state": first_step.state.value,
             "user_id": payment.buyer.user_id,
             "email_key": payment.buyer.email,
             "amount": payment.amount,
