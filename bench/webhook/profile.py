@@ -6,7 +6,8 @@ connections by default), with py-spy sampling the server and all its uvicorn wor
 (`--subprocesses`; `--nonblocking` so the sampled processes never pause: the numbers stay those
 of a free-running server). Needs ptrace rights over the server: root, or CAP_SYS_PTRACE.
 Writes bench/results/profile-webhook.svg (a flame graph) or, with `--format speedscope`,
-profile-webhook.speedscope.json for https://www.speedscope.app.
+profile-webhook.speedscope.json for https://www.speedscope.app, or with `--format raw`
+profile-webhook.collapsed.txt (one line per stack with its sample count, to grep and sort).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from bench.webhook.server import serving
 from bench.webhook.wrk import run_wrk
 
 PY_SPY = Path(sys.executable).with_name("py-spy")
+# raw: collapsed stacks, one line per stack and its sample count, for grep and sort.
+SUFFIXES = {"flamegraph": "svg", "speedscope": "speedscope.json", "raw": "collapsed.txt"}
 ATTACH_SECONDS = 2.0  # py-spy finds the workers before the load starts
 
 
@@ -37,13 +40,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=None, help="default: as bench.webhook")
-    parser.add_argument("--format", default="flamegraph", choices=["flamegraph", "speedscope"])
+    parser.add_argument("--format", default="flamegraph", choices=list(SUFFIXES))
     parser.add_argument("--rate", type=int, default=100, help="samples per second")
     args = parser.parse_args(argv)
     config = Config(engines=(args.engine,), connections=(args.connections,))
     workers = args.workers or config.workers(args.engine)
-    suffix = "svg" if args.format == "flamegraph" else "speedscope.json"
-    output = RESULTS / f"profile-webhook.{suffix}"
+    output = RESULTS / f"profile-webhook.{SUFFIXES[args.format]}"
     RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bw_profile_") as tmp:
         workdir = Path(tmp)
