@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: serve test lint bench-webhook bench-profile bench-spend bench-scale clean
+.PHONY: serve test lint bench-webhook bench-profile bench-ceiling bench-spend bench-scale clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("creditflow needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -40,6 +40,11 @@ bench-webhook: $(BIN)/.bench-installed
 
 bench-profile: $(BIN)/.bench-installed
 	$(BIN)/python -m bench.webhook.profile $(BENCH_ARGS)
+
+# What the webhook target would take: the fulfilment as one statement, in creditflow's stack and
+# in a bare async app, beside creditflow itself (PostgreSQL).
+bench-ceiling: $(BIN)/.bench-installed
+	$(BIN)/python -m bench.ceiling $(BENCH_ARGS)
 
 # Spends/s over HTTP on PostgreSQL (wrk), random wallets and one hot wallet.
 bench-spend: $(BIN)/.bench-installed

@@ -32,9 +32,9 @@ def create_app() -> App:
         if scope["type"] != "http":
             return  # lifespan: nothing to start
         if scope["method"] == "GET":  # the harness's readiness check (/healthz)
-            await _answer(send, 200, OK)
+            await answer(send, 200, OK)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         headers = dict(scope["headers"])
         header = headers.get(b"stripe-signature", b"").decode("latin-1") or None
         try:
@@ -42,14 +42,14 @@ def create_app() -> App:
                 body, header, settings.webhook_secrets, settings.webhook_tolerance_seconds
             )
         except CreditflowError:
-            await _answer(send, 400, REFUSED)
+            await answer(send, 400, REFUSED)
             return
-        await _answer(send, 200, OK)
+        await answer(send, 200, OK)
 
     return app
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
     chunks = []
     while True:
         message = await receive()
@@ -58,7 +58,7 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def _answer(send: Send, status: int, body: bytes) -> None:
+async def answer(send: Send, status: int, body: bytes) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -27,14 +27,17 @@ from creditflow.adapters.db.tables import ledger_entries, purchases
 HTTP_LIMIT_BODIES = 2000  # per wrk thread, sent round and round: the bare app stores nothing
 
 
-def fulfilment(engine: str, config: Config, workdir: Path, rng: random.Random) -> list[Point]:
-    """creditflow on a fresh `engine` database, each connection count in turn, checked after
-    each; the server process lives for the whole engine run."""
+def fulfilment(
+    engine: str, config: Config, workdir: Path, rng: random.Random, app: str = "creditflow"
+) -> list[Point]:
+    """`app` (creditflow unless an experiment says otherwise) on a fresh `engine` database,
+    each connection count in turn, checked after each; the server process lives for the whole
+    engine run."""
     points = []
     with database(engine, f"fulfil_{engine}", workdir) as url:
         register_users(url, config.users)
         env = server_environment(url)
-        with serving("creditflow", env, config.workers(engine), workdir) as server:
+        with serving(app, env, config.workers(engine), workdir) as server:
             sent: list[Request] = []
             answers = Answers()
             for connections in config.connections:
@@ -59,7 +62,7 @@ def fulfilment(engine: str, config: Config, workdir: Path, rng: random.Random) -
                 verdict = check(url, sent, answers)
                 point = as_point(connections, result)
                 points.append(replace(point, extra={**point.extra, **vars(verdict)}))
-                _say(f"{engine} fulfilment", points[-1])
+                _say(f"{app} on {engine}", points[-1])
     return points
 
 

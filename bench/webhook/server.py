@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -28,18 +28,32 @@ def creditflow_command(port: int, workers: int) -> list[str]:
     ]
 
 
-def bare_command(port: int, workers: int) -> list[str]:
-    return [
-        *(sys.executable, "-m", "uvicorn", "--factory", "bench.bare_asgi:create_app"),
-        *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
-        *("--log-level", "warning", "--no-access-log"),
-    ]
+def factory_command(factory: str) -> Callable[[int, int], list[str]]:
+    """uvicorn serving the ASGI app `factory` ("module:function") builds, as bench apps run."""
+
+    def command(port: int, workers: int) -> list[str]:
+        return [
+            *(sys.executable, "-m", "uvicorn", "--factory", factory),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+            *("--log-level", "warning", "--no-access-log"),
+        ]
+
+    return command
+
+
+# What a benchmark may serve, by name: creditflow itself, or an app of bench/ beside it.
+COMMANDS: dict[str, Callable[[int, int], list[str]]] = {
+    "creditflow": creditflow_command,
+    "bare": factory_command("bench.bare_asgi:create_app"),
+    "one-statement": factory_command("bench.ceiling.apps:one_statement_app"),
+    "creditflow-one-statement": factory_command("bench.ceiling.apps:creditflow_one_statement_app"),
+}
 
 
 @contextmanager
 def serving(command: str, env: Mapping[str, str], workers: int, workdir: Path) -> Iterator[Server]:
-    """`command` ("creditflow" or "bare") serving until the block ends; its log is printed if
-    the block fails."""
+    """`command` (a name in COMMANDS) serving until the block ends; its log is printed if the
+    block fails."""
     server = Server(command, env, workers, workdir)
     try:
         server.start()
@@ -54,8 +68,7 @@ def serving(command: str, env: Mapping[str, str], workers: int, workdir: Path) -
 class Server:
     def __init__(self, command: str, env: Mapping[str, str], workers: int, workdir: Path) -> None:
         self.port = free_port()
-        build = creditflow_command if command == "creditflow" else bare_command
-        self.command: Sequence[str] = build(self.port, workers)
+        self.command: Sequence[str] = COMMANDS[command](self.port, workers)
         self.log = workdir / f"server-{command}-{self.port}.log"
         # cwd: a directory without a developer's ./.env; PYTHONPATH: the bench package.
         self._env = {**os.environ, "PYTHONPATH": str(REPO), **env}
