@@ -379,6 +379,18 @@ def test_money_coming_back_with_a_field_stripe_never_sends_is_parked_taking_noth
     assert balance(client, USER) == 100
 
 
+@pytest.mark.parametrize("created", ["1800000000", 1.8e9, -1, 10**13, [1800000000]])
+def test_money_coming_back_created_at_a_time_stripe_never_sends_is_parked_taking_nothing(
+    client: TestClient, database_url: str, created: object
+) -> None:
+    """The event's `created` tells a charge's later refund total from an earlier one."""
+    intent = register_and_buy(client, USER)
+    event = {**money_back_event("charge_refunded_full.json", intent), "created": created}
+
+    assert "created" in assert_parked(client, database_url, event)
+    assert balance(client, USER) == 100
+
+
 def test_money_coming_back_for_a_payment_intent_no_column_can_hold_is_parked(
     client: TestClient, database_url: str
 ) -> None:

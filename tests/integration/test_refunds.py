@@ -332,6 +332,40 @@ def test_a_refund_known_only_from_the_charges_total_gives_its_credits_back_when_
     assert balance(client, USER) == 100
 
 
+def at(event: dict[str, Any], created: int) -> dict[str, Any]:
+    """`event` as Stripe would have created it at Unix time `created`."""
+    return {**event, "created": created}
+
+
+FAILED_AT = 1_800_000_000  # when the first refund failed, in the tests below
+
+
+@pytest.mark.parametrize(
+    ("reported", "balance_after"),
+    [
+        (FAILED_AT + 60, 60),  # a later total leaves the failed refund out: the new one counts
+        (FAILED_AT, 100),  # the same second: it may still count the failed one
+        (FAILED_AT - 60, 100),  # made before the failure: it still counts it
+    ],
+)
+def test_a_new_refund_known_only_from_the_charges_total_after_a_failed_one_is_taken_back(
+    client: TestClient, paid: str, reported: int, balance_after: int
+) -> None:
+    """A refund fails, the seller refunds again; Stripe's `charge.refunded` for the new one
+    arrives before its `refund.created`. Its total (400) is the new refund only if it was made
+    after the failure: then its credits are taken back at once, not left with the buyer."""
+    delivered(client, at(refund_event(paid, refund_id="re_first"), FAILED_AT - 3600))
+    failed = refund_event(paid, event_type="refund.failed", refund_id="re_first", status="failed")
+    delivered(client, at(failed, FAILED_AT))
+
+    delivered(client, at(charge_refunded(paid, 400), reported))
+
+    assert balance(client, USER) == balance_after
+    delivered(client, at(refund_event(paid, refund_id="re_second", amount=400), FAILED_AT + 61))
+    assert balance(client, USER) == 60  # and the new refund's own event settles it either way
+    assert purchase_paid_by(client, paid)["amount_refunded"] == 400
+
+
 def test_canceling_one_of_two_refunds_gives_back_only_its_own_credits(
     client: TestClient, paid: str
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from creditflow.domain.adjustments import DisputeStatus
 from creditflow.domain.buyers import Buyer
@@ -41,13 +42,15 @@ class PaymentEvent:
 
 @dataclass(frozen=True)
 class ChargeRefunded:
-    """The charge's running total of refunds (Stripe's `charge.refunded`)."""
+    """The charge's running total of refunds (Stripe's `charge.refunded`) as it stood at
+    `reported_at` (None when the event did not say when)."""
 
     payment_intent_id: str
     amount: int
     amount_refunded: int
     currency: str | None
     livemode: bool
+    reported_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class RefundChanged:
     amount: int
     counts: bool  # False once the refund failed or was canceled
     livemode: bool
+    reported_at: datetime | None = None  # when the event was created
 
 
 @dataclass(frozen=True)

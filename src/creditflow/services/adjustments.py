@@ -78,10 +78,11 @@ def _refunded(
 
     Sources report running totals (the charge) or single refunds; the largest figure seen is the
     truth so far, so a late report never gives credits back. Only a refund that is canceled or
-    fails lowers it, once: that state is final, whatever arrives after it.
+    fails lowers it, once: that state is final, whatever arrives after it. A charge's total
+    leaves out the refunds canceled before it was reported, and may count those canceled since.
     """
     if isinstance(event, ChargeRefunded):
-        canceled = uow.purchases.refunds_total(purchase.id, REFUND_CANCELED)
+        canceled = uow.purchases.canceled_total(purchase.id, REFUND_CANCELED, event.reported_at)
         return refunded_after_charge_report(
             purchase.amount_refunded, event.amount_refunded, canceled
         )
@@ -89,7 +90,10 @@ def _refunded(
     if recorded == REFUND_CANCELED:
         return purchase.amount_refunded
     status = REFUND_COUNTED if event.counts else REFUND_CANCELED
-    uow.purchases.record_refund(event.refund_id, purchase.id, event.amount, status, now)
+    canceled_at = None if event.counts else event.reported_at
+    uow.purchases.record_refund(
+        event.refund_id, purchase.id, event.amount, status, now, canceled_at
+    )
     counted = uow.purchases.refunds_total(purchase.id, REFUND_COUNTED)
     if event.counts:
         return max(purchase.amount_refunded, counted)

@@ -147,6 +147,8 @@ refunds = Table(
     Column("amount", BigInteger, nullable=False),
     Column("status", String(32), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # When Stripe created the event that canceled it; NULL while counted, or when unknown.
+    Column("canceled_at", UtcDateTime(), nullable=True),
     CheckConstraint("amount >= 0", name="amount_not_negative"),
     Index("ix_refunds_purchase_id", "purchase_id"),
 )

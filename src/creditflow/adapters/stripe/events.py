@@ -14,6 +14,7 @@ from creditflow.adapters.stripe.fields import (
     mapping_of,
     metadata_of,
     text_of,
+    time_of,
 )
 from creditflow.adapters.stripe.money_back import MONEY_BACK_EVENTS, interpret_money_back
 from creditflow.adapters.stripe.payment_intents import (
@@ -64,7 +65,7 @@ class StripeEventInterpreter:
         if event_type in PAYMENT_INTENT_SIGNALS:
             return interpret_payment_intent(event_type, obj)
         if event_type in MONEY_BACK_EVENTS:
-            return interpret_money_back(event_type, obj)
+            return interpret_money_back(event_type, obj, time_of(event, "created"))
         return IgnoredEvent(f"{event_type} is not an event creditflow acts on")
 
     def _checkout(self, event_type: str, session: Mapping[str, Any]) -> Interpretation:

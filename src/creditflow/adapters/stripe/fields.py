@@ -9,6 +9,7 @@ a crash that Stripe would retry for days.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from creditflow.errors import NeedsAttention
@@ -17,6 +18,7 @@ MAX_ID_LENGTH = 255  # the id columns (users, purchases, refunds, deliveries)
 MAX_EMAIL_LENGTH = 320
 # Far above any charge Stripe accepts, far inside the 64-bit integers the database stores.
 MAX_AMOUNT = 10**15
+MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime holds
 
 
 class UnreadableField(NeedsAttention):
@@ -52,6 +54,16 @@ def amount_of(obj: Mapping[str, Any], key: str) -> int | None:
             f"{key} is {_shown(value)}, not a whole amount from 0 to {MAX_AMOUNT}"
         )
     return value
+
+
+def time_of(obj: Mapping[str, Any], key: str) -> datetime | None:
+    """A Unix timestamp in whole seconds, as Stripe gives `created`; None when absent or null."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if type(value) is not int or not 0 <= value <= MAX_TIMESTAMP:
+        raise UnreadableField(f"{key} is {_shown(value)}, not a Unix time in seconds")
+    return datetime.fromtimestamp(value, UTC)
 
 
 def flag_of(obj: Mapping[str, Any], key: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from creditflow.adapters.stripe.fields import amount_of, flag_of, id_of, text_of
@@ -22,7 +23,11 @@ DISPUTE_OUTCOMES = {
 UNCOUNTED_REFUND_STATUSES = ("failed", "canceled")
 
 
-def interpret_money_back(event_type: str, obj: Mapping[str, Any]) -> MoneyBack:
+def interpret_money_back(
+    event_type: str, obj: Mapping[str, Any], reported_at: datetime | None
+) -> MoneyBack:
+    """`reported_at`: when Stripe created the event, which tells a charge's running total made
+    after a refund failed (it leaves that refund out) from one made before (it may count it)."""
     object_id = text_of(obj, "id")
     intent_id = id_of(obj, "payment_intent")
     if intent_id is None:
@@ -39,6 +44,7 @@ def interpret_money_back(event_type: str, obj: Mapping[str, Any]) -> MoneyBack:
             amount_refunded=amount_of(obj, "amount_refunded") or 0,
             currency=text_of(obj, "currency", max_length=3),
             livemode=livemode,
+            reported_at=reported_at,
         )
     if event_type in REFUND_EVENTS:
         return RefundChanged(
@@ -47,6 +53,7 @@ def interpret_money_back(event_type: str, obj: Mapping[str, Any]) -> MoneyBack:
             amount=amount,
             counts=text_of(obj, "status") not in UNCOUNTED_REFUND_STATUSES,
             livemode=livemode,
+            reported_at=reported_at,
         )
     return DisputeChanged(
         payment_intent_id=intent_id,

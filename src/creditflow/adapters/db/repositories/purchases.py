@@ -65,9 +65,21 @@ class PurchaseRepository:
         return _purchase(row)
 
     def record_refund(
-        self, refund_id: str, purchase_id: int, amount: int, status: str, now: datetime
+        self,
+        refund_id: str,
+        purchase_id: int,
+        amount: int,
+        status: str,
+        now: datetime,
+        canceled_at: datetime | None = None,
     ) -> None:
-        values = {"purchase_id": purchase_id, "amount": amount, "status": status, "updated_at": now}
+        values = {
+            "purchase_id": purchase_id,
+            "amount": amount,
+            "status": status,
+            "updated_at": now,
+            "canceled_at": canceled_at,
+        }
         if insert_if_absent(self._connection, refunds, {"id": refund_id, **values}, ["id"]):
             return
         self._connection.execute(update(refunds).where(refunds.c.id == refund_id).values(values))
@@ -85,6 +97,18 @@ class PurchaseRepository:
             )
         ).scalar_one()
         return int(total)
+
+    def canceled_total(self, purchase_id: int, status: str, reported_at: datetime | None) -> int:
+        """The amount of the purchase's refunds in the canceled `status` that a report made at
+        `reported_at` may still count: those canceled at or after it (Stripe's times are whole
+        seconds) or at an unknown time; all of them when the report's own time is unknown."""
+        query = select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
+            refunds.c.purchase_id == purchase_id, refunds.c.status == status
+        )
+        if reported_at is not None:
+            canceled_at = refunds.c.canceled_at
+            query = query.where(or_(canceled_at.is_(None), canceled_at >= reported_at))
+        return int(self._connection.execute(query).scalar_one())
 
     def list(
         self, *, user_id: str | None, status: PurchaseStatus | None, limit: int
