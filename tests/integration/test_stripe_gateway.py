@@ -7,6 +7,7 @@ Against the fake Stripe API (tests/fakes/stripe_api.py): the gateway reaches it 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,6 +20,7 @@ from tests.fakes.stripe_api import FakeStripeApi
 from tests.support import stripe_gateway
 
 PRICE = "price_1PqXyZstarter"
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -38,15 +40,19 @@ def order(price_id: str = PRICE) -> SessionRequest:
     )
 
 
-def test_a_created_session_can_be_read_back_as_a_plain_stripe_object(
+def test_a_created_session_reads_back_as_the_event_stripe_would_send_for_its_state(
     gateway: StripeGateway,
 ) -> None:
     created = gateway.create_checkout_session(order())
 
-    session = gateway.checkout_session(created.id)
+    snapshot = gateway.checkout_session(created.id, now=NOW)
 
     assert created.url is not None
     assert created.url.startswith("https://checkout.stripe.com/")
+    assert (snapshot.checkout_session_id, snapshot.payment_intent_id) == (created.id, None)
+    event = snapshot.event
+    assert (event["type"], event["created"]) == ("checkout.session.completed", NOW.timestamp())
+    session = event["data"]["object"]
     assert type(session) is dict
     assert (session["object"], session["id"], session["status"]) == (
         "checkout.session",
@@ -74,7 +80,7 @@ def test_a_prices_metadata_credits_are_read(gateway: StripeGateway) -> None:
 
 def test_an_object_stripe_does_not_have_is_not_found(gateway: StripeGateway) -> None:
     with pytest.raises(NotFound, match=r"No such checkout\.session: 'cs_test_nope'"):
-        gateway.checkout_session("cs_test_nope")
+        gateway.checkout_session("cs_test_nope", now=NOW)
     with pytest.raises(NotFound, match="price_nope"):
         gateway.price_credits("price_nope")
 
@@ -97,7 +103,7 @@ def test_a_refused_key_is_its_own_error_and_never_shows_the_key(
     gateway = stripe_gateway(fake_stripe.base_url, "sk_test_wrong_but_secret")
 
     with pytest.raises(StripeKeyRefused, match="STRIPE_SECRET_KEY") as refused:
-        gateway.checkout_session("cs_test_any")
+        gateway.checkout_session("cs_test_any", now=NOW)
 
     assert "wrong_but_secret" not in refused.value.message
 
@@ -116,7 +122,7 @@ def test_the_sdk_retries_a_failing_stripe_before_giving_up(fake_stripe: FakeStri
     fake_stripe.failing = True
 
     with pytest.raises(StripeUnavailable):
-        gateway.checkout_session("cs_test_any")
+        gateway.checkout_session("cs_test_any", now=NOW)
 
     assert fake_stripe.requests == ["/v1/checkout/sessions/cs_test_any"] * 2
 
@@ -131,7 +137,7 @@ def test_a_stripe_slower_than_the_read_timeout_is_unavailable_after_the_timeout(
 
     started = time.monotonic()
     with pytest.raises(StripeUnavailable):
-        gateway.checkout_session("cs_test_any")
+        gateway.checkout_session("cs_test_any", now=NOW)
 
     assert time.monotonic() - started < 0.6
 

@@ -8,7 +8,9 @@ without a catalog look-up or a guess (DESIGN.md flows 1 and 5).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from creditflow.domain.credits import Catalog
 from creditflow.errors import InvalidRequest
@@ -57,6 +59,16 @@ class SessionRequest:
     def metadata(self) -> dict[str, str]:
         """Set on the session and on its PaymentIntent alike; `credits` is the purchase's total."""
         return {"user_id": self.user_id, "credits": str(self.credits)}
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """A session as Stripe has it now, as the event Stripe would send for that state (the
+    webhook's own input), and the ids its purchase is found by."""
+
+    checkout_session_id: str
+    payment_intent_id: str | None
+    event: Mapping[str, Any]
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 `create` writes nothing: the session carries all that later events need (domain/checkout.py), and
 the user check is one short read. `fulfil` retrieves the session from Stripe, then hands it to
-`DeliveryService.receive` as the event Stripe sends for its state (adapters/stripe/snapshots.py):
+`DeliveryService.receive` as the event Stripe sends for its state (the gateway's snapshot):
 stored in the inbox, interpreted and applied in the webhook's own transaction and code, so a
 fulfil and the webhook, in either order or at once, grant once. No transaction is ever held open
 across a call to Stripe.
@@ -13,12 +13,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Protocol
 
 from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
-from creditflow.adapters.stripe.fields import id_of
-from creditflow.adapters.stripe.snapshots import checkout_session_event
-from creditflow.domain.checkout import CheckoutOrder, CreatedSession, SessionRequest
+from creditflow.domain.checkout import (
+    CheckoutOrder,
+    CreatedSession,
+    SessionRequest,
+    SessionSnapshot,
+)
 from creditflow.domain.credits import Catalog, NoCreditsRule, total_credits, unit_credits
 from creditflow.domain.purchases import Purchase
 from creditflow.errors import InvalidRequest, NotConfigured, NotFound
@@ -33,7 +37,7 @@ class CheckoutGateway(Protocol):
 
     def create_checkout_session(self, request: SessionRequest) -> CreatedSession: ...
 
-    def checkout_session(self, session_id: str) -> dict[str, Any]: ...
+    def checkout_session(self, session_id: str, *, now: datetime) -> SessionSnapshot: ...
 
     def price_credits(self, price_id: str) -> str | None: ...
 
@@ -98,8 +102,8 @@ class CheckoutService:
 
     def fulfil(self, session_id: str) -> Fulfilment:
         gateway = self._require_gateway("fulfil checkout sessions")
-        session = gateway.checkout_session(session_id)
-        event = checkout_session_event(session, created=int(self._clock().timestamp()))
+        snapshot = gateway.checkout_session(session_id, now=self._clock())
+        event = snapshot.event
         result = self._deliveries.receive(
             Delivery(
                 event_id=event["id"],
@@ -111,8 +115,8 @@ class CheckoutService:
             )
         )
         with self._uow() as uow:
-            purchase = uow.purchases.find(session["id"], id_of(session, "payment_intent"))
-        return Fulfilment(session["id"], result, purchase)
+            purchase = uow.purchases.find(snapshot.checkout_session_id, snapshot.payment_intent_id)
+        return Fulfilment(snapshot.checkout_session_id, result, purchase)
 
     def _require_gateway(self, what: str) -> CheckoutGateway:
         if self._gateway is None:

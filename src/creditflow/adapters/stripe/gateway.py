@@ -21,7 +21,8 @@ from stripe.params import EventListParamsCreated
 
 from creditflow.adapters.stripe.failures import translated
 from creditflow.adapters.stripe.fields import amount_of, id_of, metadata_of
-from creditflow.domain.checkout import CreatedSession, SessionRequest
+from creditflow.adapters.stripe.snapshots import checkout_session_event
+from creditflow.domain.checkout import CreatedSession, SessionRequest, SessionSnapshot
 from creditflow.domain.credits import LineItem
 
 PAGE_SIZE = 100
@@ -48,9 +49,15 @@ class StripeGateway:
             )
         return CreatedSession(id=session.id, url=session.url)
 
-    def checkout_session(self, session_id: str) -> dict[str, Any]:
+    def checkout_session(self, session_id: str, *, now: datetime) -> SessionSnapshot:
+        """The session as Stripe has it, as the event it would send for that state at `now`."""
         with translated(f"retrieve checkout session {session_id}"):
-            return self._client.v1.checkout.sessions.retrieve(session_id).to_dict(for_json=True)
+            session = self._client.v1.checkout.sessions.retrieve(session_id).to_dict(for_json=True)
+        return SessionSnapshot(
+            checkout_session_id=session["id"],
+            payment_intent_id=id_of(session, "payment_intent"),
+            event=checkout_session_event(session, created=int(now.timestamp())),
+        )
 
     def line_items(self, checkout_session_id: str) -> list[LineItem]:
         """Not part of webhook payloads; each item's price comes expanded, with its metadata."""
