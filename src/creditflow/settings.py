@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from creditflow.adapters.db.engine import DEFAULT_POOL_SIZE
 from creditflow.domain.adjustments import RefundPolicy
 from creditflow.logging_setup import LogFormat
 
@@ -28,6 +29,14 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL, validation_alias=AliasChoices("CREDITFLOW_DATABASE_URL")
+    )
+    db_pool_size: int = Field(
+        DEFAULT_POOL_SIZE,
+        ge=1,
+        validation_alias=AliasChoices("CREDITFLOW_DB_POOL_SIZE"),
+        description="PostgreSQL connections each process keeps open. The overflow is twice "
+        "this, so a process may open up to 3 x this many; size `max_connections` for that. "
+        "SQLite ignores it.",
     )
     webhook_secrets: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
         (), validation_alias=AliasChoices("STRIPE_WEBHOOK_SECRET")

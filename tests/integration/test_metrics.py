@@ -6,6 +6,7 @@ belong to one app (one server process); the backlog gauges are read from the sha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import httpx
@@ -33,6 +34,8 @@ from tests.support import (
 
 METRICS_KEY = "cf_test_metrics_key_0123456789"
 PAID = "checkout.session.completed"
+# The metric a line of the text format is about: its sample, or its `# HELP` / `# TYPE` comment.
+METRIC_NAME_OF_LINE = re.compile(r"(?:# (?:HELP|TYPE) )?([a-zA-Z_:][a-zA-Z0-9_:]*)")
 
 
 def scrape(client: httpx.Client, headers: Mapping[str, str] | None = None) -> dict[str, float]:
@@ -165,6 +168,27 @@ def test_spends_count_what_was_taken_once_and_refusals_for_insufficient_credits(
     assert metrics["creditflow_spends_total"] == 1
     assert metrics["creditflow_credits_spent_total"] == 30
     assert metrics['creditflow_spends_refused_total{reason="insufficient_credits"}'] == 1
+
+
+def test_no_created_series_are_exposed_only_the_counts_themselves(client: TestClient) -> None:
+    """prometheus_client adds a `*_created` series to each counter and histogram by default."""
+    register(client, "user_1")
+    deliver(client, paid_session_event(user_id="user_1"))
+
+    response = client.get("/metrics")
+    names = {
+        match.group(1)
+        for line in response.text.splitlines()
+        if (match := METRIC_NAME_OF_LINE.match(line)) is not None
+    }
+
+    assert [name for name in names if name.endswith("_created")] == []
+    assert {
+        "creditflow_webhook_deliveries_total",
+        "creditflow_grants_total",
+        "creditflow_spends_total",
+        "creditflow_webhook_duration_seconds_count",
+    } <= names
 
 
 def test_counters_belong_to_one_process_while_the_backlog_gauges_are_global(

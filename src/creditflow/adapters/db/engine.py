@@ -15,9 +15,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+DEFAULT_POOL_SIZE = 10
 
 
-def build_engine(url: str, *, pool_size: int = 10) -> Engine:
+def build_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
+    """On PostgreSQL, `pool_size` connections are kept and twice as many more opened under load,
+    so a process may hold up to 3 x `pool_size`. SQLite's engine has no such pool."""
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     return create_engine(

@@ -15,7 +15,13 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 
 from fastapi import APIRouter, Depends, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client import generate_latest as render
 from prometheus_client.core import GaugeMetricFamily, Metric
 from starlette.concurrency import run_in_threadpool
@@ -53,6 +59,11 @@ REFUSAL_REASONS = tuple(
 
 class Metrics:
     def __init__(self) -> None:
+        # Without this every counter and the histogram also expose a `*_created` series (when
+        # the process created them), doubling the series for nothing Prometheus uses. The switch
+        # is process-wide in prometheus_client, not per registry: set here, when creditflow's
+        # metrics are built, rather than at import. (The library leaves this function unannotated.)
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         registry = self.registry
         self.deliveries = Counter(
