@@ -12,7 +12,6 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from creditflow.adapters.db.engine import DEFAULT_POOL_SIZE
 from creditflow.domain.adjustments import RefundPolicy
 from creditflow.logging_setup import LogFormat
 
@@ -20,6 +19,7 @@ DEFAULT_DATABASE_URL = "sqlite:///./creditflow.db"
 MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
 WEBHOOK_PATH = "/api/stripe/webhook"
 LEGACY_WEBHOOK_PATH = "/api/payment/webhook"  # the old app's; served only when enabled
+DEFAULT_POOL_SIZE = 10  # PostgreSQL connections kept per process (CREDITFLOW_DB_POOL_SIZE)
 
 
 class Settings(BaseSettings):

@@ -14,8 +14,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from creditflow.settings import DEFAULT_POOL_SIZE
+
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
-DEFAULT_POOL_SIZE = 10
 
 
 def build_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
