@@ -13,10 +13,11 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,32 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> EmptyDatab
 def database_url(empty_database: EmptyDatabase) -> str:
     """A migrated, empty database of each engine."""
     return empty_database()
+
+
+EmptyAgain = Callable[[], None]
+
+
+@pytest.fixture
+def empty_again(database_url: str, request: pytest.FixtureRequest) -> EmptyAgain:
+    """Empties `database_url` again, in place, on every call: one per property example.
+
+    For an app built once and kept across examples (a schemathesis state machine is bound to one
+    app): its engine stays on the same database, where `empty_database` would make a new SQLite
+    file that app never sees. PostgreSQL: TRUNCATE, as between tests; SQLite: the template copied
+    into the file through SQLite's backup API, which locks like any writer, so the app's open
+    connections read the copy (copying over the file would leave them on stale pages and WAL).
+    """
+    if make_url(database_url).get_backend_name() == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = make_url(database_url).database
+        assert path is not None
+        return lambda: _copy_sqlite(template, Path(path))
+    return lambda: _empty_postgres(database_url)
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    with closing(sqlite3.connect(source)) as reading, closing(sqlite3.connect(target)) as writing:
+        reading.backup(writing)
 
 
 @pytest.fixture
