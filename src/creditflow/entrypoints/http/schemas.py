@@ -236,8 +236,12 @@ class WalletChangeOut(BaseModel):
 
 class CheckoutSessionIn(BaseModel):
     user_id: str = Field(min_length=1, max_length=255, examples=["user_42"])
-    price_id: str | None = Field(None, max_length=255, examples=["price_1PqXyZ"])
-    pack: str | None = Field(None, max_length=255, examples=["starter"])
+    # Stripe ids are letters, digits and underscores; anything else (an empty id would read
+    # Stripe's list of prices) is refused before Stripe is asked.
+    price_id: str | None = Field(
+        None, min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_]+$", examples=["price_1PqXyZ"]
+    )
+    pack: str | None = Field(None, min_length=1, max_length=255, examples=["starter"])
     quantity: int = Field(1, ge=1, strict=True)
     success_url: str = Field(
         max_length=2048,
