@@ -57,6 +57,10 @@ DISPUTES = {
     "lost": "charge_dispute_closed_lost.json",
 }
 SETTLED = {"processed", "duplicate"}
+# When Stripe created a money-back event: a few seconds apart, in any order, so charge totals are
+# made before, at or after the refunds they may count were canceled.
+STRIPE_EPOCH = 1_800_000_000
+STRIPE_SECONDS = st.integers(0, 5)
 
 
 @dataclass
@@ -181,9 +185,10 @@ class CreditLifecycle(RuleBasedStateMachine):
 
     # Money coming back --------------------------------------------------------------------
 
-    @rule(payment=payments, quarters=st.integers(0, 4))
-    def charge_refunded(self, payment: Payment, quarters: int) -> None:
-        """The charge's running total, which may also arrive late and smaller."""
+    @rule(payment=payments, quarters=st.integers(0, 4), at=STRIPE_SECONDS)
+    def charge_refunded(self, payment: Payment, quarters: int, at: int) -> None:
+        """The charge's running total, which may also arrive late and smaller, and be made
+        before or after a refund was canceled (`at`: when Stripe created the event)."""
         refunded = payment.amount * quarters // 4
         event = money_back_event(
             "charge_refunded_partial.json",
@@ -192,27 +197,28 @@ class CreditLifecycle(RuleBasedStateMachine):
             amount_refunded=refunded,
             refunded=refunded == payment.amount,
         )
-        self._money_back(payment, event)
+        self._money_back(payment, event, at)
 
-    @rule(payment=payments, quarters=st.integers(1, 4))
-    def refund_created(self, payment: Payment, quarters: int) -> None:
+    @rule(payment=payments, quarters=st.integers(1, 4), at=STRIPE_SECONDS)
+    def refund_created(self, payment: Payment, quarters: int, at: int) -> None:
         refund_id = samples.new_id("re")
         payment.refunds[refund_id] = max(1, payment.amount * quarters // 4)
-        self._money_back(payment, self._refund(payment, refund_id, "succeeded"))
+        self._money_back(payment, self._refund(payment, refund_id, "succeeded"), at)
 
     @precondition(lambda self: any(payment.refunds for payment in self.all_payments))
-    @rule(data=st.data(), status=st.sampled_from(["canceled", "failed"]))
-    def refund_canceled(self, data: st.DataObject, status: str) -> None:
+    @rule(data=st.data(), status=st.sampled_from(["canceled", "failed"]), at=STRIPE_SECONDS)
+    def refund_canceled(self, data: st.DataObject, status: str, at: int) -> None:
         refunds = [(p, refund) for p in self.all_payments for refund in p.refunds]
         payment, refund_id = data.draw(st.sampled_from(refunds))
-        self._money_back(payment, self._refund(payment, refund_id, status, "refund.updated"))
+        event = self._refund(payment, refund_id, status, "refund.updated")
+        self._money_back(payment, event, at)
 
-    @rule(payment=payments, stage=st.sampled_from(sorted(DISPUTES)))
-    def dispute(self, payment: Payment, stage: str) -> None:
+    @rule(payment=payments, stage=st.sampled_from(sorted(DISPUTES)), at=STRIPE_SECONDS)
+    def dispute(self, payment: Payment, stage: str, at: int) -> None:
         event = money_back_event(
             DISPUTES[stage], payment.intent_id, id=f"dp_{payment.intent_id}", amount=payment.amount
         )
-        self._money_back(payment, event)
+        self._money_back(payment, event, at)
 
     # The app and the operators ------------------------------------------------------------
 
@@ -307,9 +313,9 @@ class CreditLifecycle(RuleBasedStateMachine):
         assert response.json()["status"] in SETTLED, response.text
         payment.sent.append(event)
 
-    def _money_back(self, payment: Payment, event: dict[str, Any]) -> None:
+    def _money_back(self, payment: Payment, event: dict[str, Any], at: int) -> None:
         payment.money_back = True
-        self._send(payment, event)
+        self._send(payment, {**event, "created": STRIPE_EPOCH + at})
 
     @staticmethod
     def _refund(
