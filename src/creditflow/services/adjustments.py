@@ -82,7 +82,9 @@ def _refunded(
     leaves out the refunds canceled before it was reported, and may count those canceled since.
     """
     if isinstance(event, ChargeRefunded):
-        canceled = uow.purchases.canceled_total(purchase.id, REFUND_CANCELED, event.reported_at)
+        canceled = uow.purchases.refunds_total(
+            purchase.id, REFUND_CANCELED, canceled_from=event.reported_at
+        )
         return refunded_after_charge_report(
             purchase.amount_refunded, event.amount_refunded, canceled
         )

@@ -89,25 +89,18 @@ class PurchaseRepository:
             select(refunds.c.status).where(refunds.c.id == refund_id)
         ).scalar_one_or_none()
 
-    def refunds_total(self, purchase_id: int, status: str) -> int:
-        """The amount of the purchase's recorded refunds in `status`."""
-        total = self._connection.execute(
-            select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
-                refunds.c.purchase_id == purchase_id, refunds.c.status == status
-            )
-        ).scalar_one()
-        return int(total)
-
-    def canceled_total(self, purchase_id: int, status: str, reported_at: datetime | None) -> int:
-        """The amount of the purchase's refunds in the canceled `status` that a report made at
-        `reported_at` may still count: those canceled at or after it (Stripe's times are whole
-        seconds) or at an unknown time; all of them when the report's own time is unknown."""
+    def refunds_total(
+        self, purchase_id: int, status: str, *, canceled_from: datetime | None = None
+    ) -> int:
+        """The amount of the purchase's recorded refunds in `status`; with `canceled_from`, only
+        those canceled at or after it (Stripe's times are whole seconds) or at an unknown time:
+        the canceled refunds a charge total made at `canceled_from` may still count."""
         query = select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
             refunds.c.purchase_id == purchase_id, refunds.c.status == status
         )
-        if reported_at is not None:
+        if canceled_from is not None:
             canceled_at = refunds.c.canceled_at
-            query = query.where(or_(canceled_at.is_(None), canceled_at >= reported_at))
+            query = query.where(or_(canceled_at.is_(None), canceled_at >= canceled_from))
         return int(self._connection.execute(query).scalar_one())
 
     def list(
