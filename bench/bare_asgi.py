@@ -34,19 +34,26 @@ def create_app() -> App:
         if scope["method"] == "GET":  # the harness's readiness check (/healthz)
             await answer(send, 200, OK)
             return
-        body = await read_body(receive)
-        headers = dict(scope["headers"])
-        header = headers.get(b"stripe-signature", b"").decode("latin-1") or None
-        try:
-            verify_and_parse(
-                body, header, settings.webhook_secrets, settings.webhook_tolerance_seconds
-            )
-        except CreditflowError:
-            await answer(send, 400, REFUSED)
-            return
-        await answer(send, 200, OK)
+        if await verified(scope, receive, send, settings) is not None:
+            await answer(send, 200, OK)
 
     return app
+
+
+async def verified(
+    scope: Scope, receive: Receive, send: Send, settings: Settings
+) -> tuple[bytes, dict[str, Any]] | None:
+    """The body and its event once the signature vouches for them; None once refused (400)."""
+    body = await read_body(receive)
+    header = dict(scope["headers"]).get(b"stripe-signature", b"").decode("latin-1") or None
+    try:
+        event = verify_and_parse(
+            body, header, settings.webhook_secrets, settings.webhook_tolerance_seconds
+        )
+    except CreditflowError:
+        await answer(send, 400, REFUSED)
+        return None
+    return body, event
 
 
 async def read_body(receive: Receive) -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import psycopg
@@ -17,20 +16,13 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from bench.bare_asgi import answer, read_body
+from bench.bare_asgi import App, Receive, Scope, Send, answer, verified
 from bench.ceiling.statement import FULFIL, parameters
-from creditflow.adapters.stripe.signatures import verify_and_parse
 from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.entrypoints.http import create_app
-from creditflow.errors import CreditflowError
 from creditflow.services.deliveries import Delivery, DeliveryResult
 from creditflow.settings import WEBHOOK_PATH, Settings
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
 CONNECTIONS = 8  # per worker, as many as the load keeps busy
 
 
@@ -71,15 +63,10 @@ def one_statement_app() -> App:
         if scope["method"] == "GET":  # the harness's readiness check (/healthz)
             await answer(send, 200, b'{"status":"ok"}')
             return
-        body = await read_body(receive)
-        header = dict(scope["headers"]).get(b"stripe-signature", b"").decode("latin-1") or None
-        try:
-            event = verify_and_parse(
-                body, header, settings.webhook_secrets, settings.webhook_tolerance_seconds
-            )
-        except CreditflowError:
-            await answer(send, 400, b'{"status":"refused"}')
+        delivery = await verified(scope, receive, send, settings)
+        if delivery is None:
             return
+        body, event = delivery
         values = parameters(event, body.decode("utf-8"), WEBHOOK_PATH)
         held = await idle.get()
         try:
