@@ -24,6 +24,12 @@ def test_health_check_reports_an_unreachable_database_with_503(client: TestClien
     assert error_of(client.get("/healthz")) == (503, "database_unavailable")
 
 
+def test_a_load_balancers_head_health_check_reports_it_too(client: TestClient) -> None:
+    response = client.head("/healthz")
+
+    assert (response.status_code, response.content) == (503, b"")
+
+
 def test_a_genuine_delivery_is_answered_503_so_stripe_retries_it(client: TestClient) -> None:
     response = deliver(client, paid_session_event(user_id="user_1"))
 

@@ -118,6 +118,29 @@ def test_a_configured_tolerance_is_the_age_a_signature_may_have(
     assert post_webhook(client, fresh, headers).json()["status"] == "processed"
 
 
+def test_a_signature_dated_beyond_the_tolerance_in_the_future_is_refused(
+    client_for: ClientFactory, database_url: str
+) -> None:
+    """A signature dated an hour ahead would stay replayable for an hour and five minutes; a
+    clock a little ahead of ours (within the tolerance) is still accepted."""
+    client = client_for(webhook_tolerance_seconds=60, raise_server_exceptions=False)
+    register(client, USER)
+    now = int(time.time())
+    ahead = samples.encode(paid_checkout())
+    skewed = samples.encode(paid_checkout())
+
+    assert_refused(
+        client,
+        database_url,
+        ahead,
+        {"Stripe-Signature": sign_bytes(ahead, timestamp=now + 3600)},
+        (400, "invalid_signature"),
+    )
+    headers = {"Stripe-Signature": sign_bytes(skewed, timestamp=now + 30)}
+    assert post_webhook(client, skewed, headers).json()["status"] == "processed"
+    assert balance(client, USER) == 100
+
+
 # Bodies built to break a parser ------------------------------------------------------------
 
 

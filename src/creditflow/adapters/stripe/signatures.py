@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ def verify_and_parse(
         raise SignatureInvalid("missing Stripe-Signature header")
     text = _decode(body)
     _verify(text, header, secrets, tolerance)
+    _refuse_future(header, tolerance)
     return _parse(text)
 
 
@@ -53,6 +55,19 @@ def _verify(body: str, header: str, secrets: Sequence[SecretStr], tolerance: int
     # Stripe's messages name the problem (no signatures, timestamp outside tolerance) and never
     # include the secret.
     raise SignatureInvalid(f"signature verification failed: {failure}") from failure
+
+
+def _refuse_future(header: str, tolerance: int) -> None:
+    """The SDK refuses only timestamps older than the tolerance (stripe 16's `verify_header`
+    compares `timestamp < now - tolerance`): a signature dated ahead would stay replayable until
+    that date comes, so a timestamp beyond the tolerance in the future is refused too."""
+    # The SDK has just verified the signature over the header's first `t=`: it is an integer.
+    timestamp = int(next(item[2:] for item in header.split(",") if item.startswith("t=")))
+    if timestamp > time.time() + tolerance:
+        raise SignatureInvalid(
+            f"signature verification failed: timestamp {timestamp} is over {tolerance} s ahead "
+            "of this server's clock"
+        )
 
 
 def _parse(body: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -66,6 +66,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         response_model=HealthOut,
         responses=error_responses(503),
     )
+    # Load balancers probe with HEAD: the same checks, the status without a body. Left out of
+    # the document, which describes GET's body.
+    app.add_api_route("/healthz", healthz_head, methods=["HEAD"], include_in_schema=False)
     return app
 
 
@@ -80,6 +83,10 @@ async def healthz(request: Request) -> JSONResponse:
             status_code=503,
         )
     return JSONResponse({"status": "ok"})
+
+
+async def healthz_head(request: Request) -> Response:
+    return Response(status_code=(await healthz(request)).status_code)
 
 
 def _ping(container: Container) -> None:
