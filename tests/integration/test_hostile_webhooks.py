@@ -17,8 +17,8 @@ import pytest
 import stripe
 from fastapi.testclient import TestClient
 
+from creditflow.adapters.strict_json import MAX_NESTING
 from creditflow.adapters.stripe import samples
-from creditflow.adapters.stripe.signatures import MAX_NESTING
 from creditflow.settings import MAX_WEBHOOK_BODY_BYTES, WEBHOOK_PATH
 from tests.conftest import ClientFactory
 from tests.support import (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -10,13 +9,11 @@ from typing import Any
 import stripe
 from pydantic import SecretStr
 
+from creditflow.adapters import strict_json
 from creditflow.adapters.stripe.fields import MAX_ID_LENGTH, storable_text
 from creditflow.errors import MalformedPayload, NotConfigured, SignatureInvalid
 
 MAX_TYPE_LENGTH = 100  # webhook_events.type
-# Stripe's objects nest a few levels, expanded ones a few more. Far deeper JSON still parses, but
-# whatever later walks it recursively (the API's serializer stops near 255 levels) would fail.
-MAX_NESTING = 64
 
 
 def verify_and_parse(
@@ -72,11 +69,11 @@ def _refuse_future(header: str, tolerance: int) -> None:
 
 def _parse(body: str) -> dict[str, Any]:
     try:
-        event = json.loads(body, object_pairs_hook=_unique_keys)
-    except (ValueError, RecursionError) as exc:
-        # ValueError: JSONDecodeError, and integers too long to convert (over 4,300 digits).
+        event = strict_json.loads(body)
+    except ValueError as exc:
+        # JSONDecodeError, what strict_json refuses (a key given twice, nesting over its limit,
+        # lone surrogates), and integers too long to convert (over 4,300 digits).
         raise MalformedPayload(f"body is not JSON: {exc}") from exc
-    _check_contents(event)
     if not isinstance(event, dict) or event.get("object") != "event":
         raise MalformedPayload("body is not a Stripe event object")
     event_id, event_type = event.get("id"), event.get("type")
@@ -91,45 +88,3 @@ def _parse(body: str) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise MalformedPayload("event has no data.object")
     return event
-
-
-def _check_contents(value: object) -> None:
-    """Refuse what parses but cannot be served back as JSON: nesting deeper than `MAX_NESTING`,
-    and lone surrogates (`\\ud800`), the escaped twin of bytes that are not UTF-8 at all.
-
-    Walked without recursion: the point is to refuse what recursion cannot handle.
-    """
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            if not item.isascii() and not _encodes(item):
-                raise MalformedPayload(f"body holds {item!a}, which is not Unicode text")
-            continue
-        if isinstance(item, dict):
-            stack.extend((key, depth) for key in item)
-            item = list(item.values())
-        if not isinstance(item, list):
-            continue
-        if depth > MAX_NESTING:
-            raise MalformedPayload(f"body nests objects and arrays over {MAX_NESTING} levels deep")
-        stack.extend((child, depth + 1) for child in item)
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A key given twice has no one meaning (parsers keep the first or the last): Stripe never
-    sends one, so a body with one is refused rather than read one way here, another elsewhere."""
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise MalformedPayload(f"body has the key {key!a} twice in one object")
-        obj[key] = value
-    return obj

@@ -11,6 +11,7 @@ from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.domain.purchases import PurchaseStatus
 from creditflow.entrypoints.http.auth import require_api_key
 from creditflow.entrypoints.http.errors import error_responses
+from creditflow.entrypoints.http.json_body import JsonBodyRoute, require_utf8_path
 from creditflow.entrypoints.http.schemas import (
     MAX_ID,
     NO_NUL,
@@ -35,10 +36,14 @@ from creditflow.entrypoints.http.schemas import (
 )
 from creditflow.logging_setup import bound_event
 
+# Every /v1 router checks the key, then the path; bodies are read by JsonBodyRoute.
+V1_DEPENDENCIES = [Depends(require_api_key), Depends(require_utf8_path)]
+BODY_ERRORS = (415,)  # a body neither declared nor sent as JSON
 router = APIRouter(
     prefix="/v1",
-    dependencies=[Depends(require_api_key)],
+    dependencies=V1_DEPENDENCIES,
     responses=error_responses(401, 422, 503),
+    route_class=JsonBodyRoute,
 )
 Limit = Annotated[int, Query(ge=1, le=500)]
 UserId = Annotated[str, Path(max_length=255, pattern=NO_NUL)]
@@ -56,7 +61,7 @@ Services = Annotated[Container, Depends(container)]
     "/users/{user_id}",
     tags=["users"],
     response_model=RegistrationOut,
-    responses=error_responses(400, 409),
+    responses=error_responses(400, 409, *BODY_ERRORS),
 )
 def put_user(user_id: UserId, body: UserIn, services: Services) -> RegistrationOut:
     """Register or update a user; claims the pending grants waiting for their id or e-mail."""
@@ -113,7 +118,7 @@ def get_ledger(
     "/wallets/{user_id}/spend",
     tags=["wallets"],
     response_model=WalletChangeOut,
-    responses=error_responses(400, 402, 404, 409),
+    responses=error_responses(400, 402, 404, 409, *BODY_ERRORS),
 )
 def spend(user_id: UserId, body: SpendIn, services: Services) -> WalletChangeOut:
     """Spend credits, idempotently by `idempotency_key`: a retry returns the original result."""
@@ -125,7 +130,7 @@ def spend(user_id: UserId, body: SpendIn, services: Services) -> WalletChangeOut
     "/wallets/{user_id}/grants",
     tags=["wallets"],
     response_model=WalletChangeOut,
-    responses=error_responses(400, 404, 409),
+    responses=error_responses(400, 404, 409, *BODY_ERRORS),
 )
 def grant(user_id: UserId, body: GrantIn, services: Services) -> WalletChangeOut:
     """Promotional or manual credits; spent before paid ones, leaving at `expires_at`."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from creditflow.domain.checkout import CheckoutOrder
 from creditflow.domain.deliveries import DeliveryStatus
-from creditflow.entrypoints.http.api import Services
-from creditflow.entrypoints.http.auth import require_api_key
+from creditflow.entrypoints.http.api import BODY_ERRORS, V1_DEPENDENCIES, Services
 from creditflow.entrypoints.http.errors import error_body, error_responses
+from creditflow.entrypoints.http.json_body import JsonBodyRoute
 from creditflow.entrypoints.http.schemas import (
     CheckoutSessionIn,
     CheckoutSessionOut,
@@ -17,9 +17,12 @@ from creditflow.entrypoints.http.schemas import (
 )
 
 router = APIRouter(
-    prefix="/v1/checkout-sessions", tags=["checkout"], dependencies=[Depends(require_api_key)]
+    prefix="/v1/checkout-sessions",
+    tags=["checkout"],
+    dependencies=V1_DEPENDENCIES,
+    route_class=JsonBodyRoute,
 )
-CREATE_ERRORS = error_responses(400, 404, 422, 503)
+CREATE_ERRORS = error_responses(400, 404, 422, 503, *BODY_ERRORS)
 FULFIL_ERRORS = error_responses(404, 500, 503)
 FULFIL_FAILED = (
     "processing failed; the session is stored and the next fulfil call, or Stripe's webhook, "

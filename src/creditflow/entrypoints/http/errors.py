@@ -55,7 +55,8 @@ ERROR_DESCRIPTIONS = {
     409: "contradicts stored state: the e-mail belongs to another user, or the idempotency key "
     "was used for another request",
     413: "body over 1 MiB",
-    415: "not sent as application/json",
+    415: "not JSON: the webhook takes application/json only; /v1 reads a JSON body whatever "
+    "its declared type, and answers this to a body that is JSON neither in type nor in fact",
     422: "the request's values are not acceptable",
     500: "processing failed; what was received is stored and a retry processes it again",
     503: "not configured, Stripe or the database is unavailable: retry later",
