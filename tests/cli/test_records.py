@@ -48,6 +48,19 @@ def test_users_add_claims_the_credits_waiting_for_the_users_email_once(
     assert [(entry["delta"], entry["kind"]) for entry in entries] == [(300, "purchase")]
 
 
+def test_users_add_without_email_keeps_the_stored_one_so_payment_links_still_find_them(
+    client: TestClient,
+) -> None:
+    cli_json("users", "add", "bob", "--email", "bob@example.com")
+
+    again = cli_json("users", "add", "bob")
+    payment_link_purchase(client, "Bob@Example.com", 300)
+
+    assert again["user"]["email"] == "bob@example.com"
+    assert cli_json("wallet", "bob")["balance"] == 300
+    assert cli_json("pending")["pending_grants"] == []
+
+
 def test_the_grants_users_add_claimed_say_who_claimed_them_and_when(client: TestClient) -> None:
     payment_link_purchase(client, "grace@example.com", 40)
 

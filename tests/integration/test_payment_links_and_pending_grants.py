@@ -217,3 +217,38 @@ def test_an_existing_user_cannot_take_another_users_email_either(client: TestCli
     assert error_of(response) == (409, "conflict")
     user_b = client.get("/v1/users/user_b", headers=auth()).json()["user"]
     assert user_b["email"] == "b@example.com"
+
+
+def test_re_registering_without_an_email_keeps_it_so_payment_links_still_find_the_buyer(
+    client: TestClient,
+) -> None:
+    register(client, "user_bob", "bob@example.com")
+
+    again = client.put("/v1/users/user_bob", json={}, headers=auth())
+
+    assert again.status_code == 200, again.text
+    assert again.json()["user"]["email"] == "bob@example.com"
+    assert deliver(client, payment_link_event("Bob@Example.com")).json()["status"] == "processed"
+    assert balance(client, "user_bob") == 500
+    assert pending_grants(client) == []
+
+
+def test_only_an_explicit_null_removes_the_email(client: TestClient) -> None:
+    register(client, "user_bob", "bob@example.com")
+
+    cleared = client.put("/v1/users/user_bob", json={"email": None}, headers=auth())
+
+    assert cleared.json()["user"]["email"] is None
+    deliver(client, payment_link_event("bob@example.com"))
+    assert balance(client, "user_bob") == 0
+    assert [grant["email"] for grant in pending_grants(client)] == ["bob@example.com"]
+
+
+def test_the_api_schema_says_an_omitted_email_is_kept_and_null_removes_it(
+    client: TestClient,
+) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["UserIn"]
+    description = schema["properties"]["email"]["description"]
+
+    assert "Omitted: the stored e-mail stays" in description
+    assert "`null`: the stored e-mail is removed" in description

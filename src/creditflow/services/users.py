@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import Enum
+from typing import Literal
 
 from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from creditflow.domain.buyers import normalize_email
@@ -19,6 +21,16 @@ MAX_USER_ID_LENGTH = 255
 MAX_EMAIL_LENGTH = 320
 
 
+class Unchanged(Enum):
+    EMAIL = "the stored e-mail"
+
+
+# `register(user_id, KEEP_EMAIL)`: a registration that says nothing of the e-mail keeps it. Were it
+# wiped, the user's next Payment Link purchase (found by e-mail) would wait as a pending grant.
+KEEP_EMAIL = Unchanged.EMAIL
+EmailChange = str | None | Literal[Unchanged.EMAIL]
+
+
 @dataclass(frozen=True)
 class Registration:
     user: User
@@ -32,15 +44,21 @@ class UserService:
         self._uow = uow_factory
         self._clock = clock
 
-    def register(self, user_id: str, email: str | None) -> Registration:
-        _validate(user_id, email)
-        email_key = normalize_email(email)
+    def register(self, user_id: str, email: EmailChange) -> Registration:
+        """Create or update the user: `email` sets the e-mail, None removes it, KEEP_EMAIL keeps
+        the stored one (none for a new user)."""
+        _validate(user_id, None if email is KEEP_EMAIL else email)
         with self._uow() as uow:
             now = self._clock()
-            uow.lock_identities(identity_keys(user_id, email_key))
-            owner = uow.users.find_by_email(email_key) if email_key else None
-            if owner is not None and owner.id != user_id:
-                raise Conflict(f"e-mail {email} already belongs to another user")
+            if email is KEEP_EMAIL:
+                email = self._stored_email(uow, user_id)
+                email_key = normalize_email(email)
+            else:
+                email_key = normalize_email(email)
+                uow.lock_identities(identity_keys(user_id, email_key))
+                owner = uow.users.find_by_email(email_key) if email_key else None
+                if owner is not None and owner.id != user_id:
+                    raise Conflict(f"e-mail {email} already belongs to another user")
             created = uow.users.save(user_id, email.strip() if email else None, email_key, now)
             claimed = []
             for candidate in uow.pending.claimable(user_id, email_key):
@@ -54,6 +72,15 @@ class UserService:
             assert wallet is not None
             uow.commit()
         return Registration(user=user, created=created, balance=wallet.balance, claimed=claimed)
+
+    @staticmethod
+    def _stored_email(uow: UnitOfWork, user_id: str) -> str | None:
+        """The user's e-mail, under the lock of their id alone: every change of it holds that
+        lock, and no payment parks a grant under an e-mail a user holds, so what is claimable
+        under it cannot change meanwhile (and one key locked cannot wait in a cycle)."""
+        uow.lock_identities(identity_keys(user_id, None))
+        stored = uow.users.get(user_id)
+        return None if stored is None else stored.email
 
     @staticmethod
     def _claim(

@@ -34,6 +34,7 @@ from creditflow.entrypoints.http.schemas import (
     UserOut,
     WalletOut,
 )
+from creditflow.services.users import KEEP_EMAIL
 
 UserId = Annotated[
     str, typer.Argument(metavar="USER_ID", help="The app's user id.", show_default=False)
@@ -50,7 +51,7 @@ def users_add(
 ) -> None:
     """Register (or update) a user and claim the pending grants waiting for their id or e-mail."""
     with open_services() as services:
-        registration = services.users.register(user_id, email)
+        registration = services.users.register(user_id, KEEP_EMAIL if email is None else email)
     out = RegistrationOut(
         user=UserOut.of(registration.user),
         created=registration.created,

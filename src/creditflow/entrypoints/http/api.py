@@ -35,6 +35,7 @@ from creditflow.entrypoints.http.schemas import (
     WalletOut,
 )
 from creditflow.logging_setup import bound_event
+from creditflow.services.users import KEEP_EMAIL
 
 # Every /v1 router checks the key, then the path; bodies are read by JsonBodyRoute.
 V1_DEPENDENCIES = [Depends(require_api_key), Depends(require_utf8_path)]
@@ -64,8 +65,11 @@ Services = Annotated[Container, Depends(container)]
     responses=error_responses(400, 409, *BODY_ERRORS),
 )
 def put_user(user_id: UserId, body: UserIn, services: Services) -> RegistrationOut:
-    """Register or update a user; claims the pending grants waiting for their id or e-mail."""
-    registration = services.users.register(user_id, body.email)
+    """Register or update a user; claims the pending grants waiting for their id or e-mail.
+
+    Without `email` the stored e-mail stays; `"email": null` removes it."""
+    email = body.email if "email" in body.model_fields_set else KEEP_EMAIL
+    registration = services.users.register(user_id, email)
     return RegistrationOut(
         user=UserOut.of(registration.user),
         created=registration.created,

@@ -45,7 +45,14 @@ class WebhookReplyOut(BaseModel):
 
 
 class UserIn(BaseModel):
-    email: str | None = Field(None, max_length=320, pattern=NO_NUL, examples=["ada@example.com"])
+    email: str | None = Field(
+        None,
+        max_length=320,
+        pattern=NO_NUL,
+        examples=["ada@example.com"],
+        description="Payment Link buyers are matched by it, case-insensitively. Omitted: the "
+        "stored e-mail stays as it is; `null`: the stored e-mail is removed.",
+    )
 
 
 class UserOut(BaseModel):
