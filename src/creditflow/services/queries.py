@@ -10,7 +10,7 @@ from creditflow.domain.ledger import LedgerEntry
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchases import Purchase, PurchaseStatus
 from creditflow.domain.users import User, Wallet
-from creditflow.errors import NotFound
+from creditflow.errors import InvalidRequest, NotFound
 
 
 @dataclass(frozen=True)
@@ -45,18 +45,33 @@ class Queries:
             return uow.wallets.entries(user_id, limit=limit, before_id=before_id)
 
     def purchases(
-        self, *, user_id: str | None, status: PurchaseStatus | None, limit: int
+        self,
+        *,
+        user_id: str | None,
+        status: PurchaseStatus | None,
+        limit: int,
+        before_id: int | None = None,
     ) -> list[Purchase]:
         with self._uow() as uow:
-            return uow.purchases.list(user_id=user_id, status=status, limit=limit)
+            return uow.purchases.list(
+                user_id=user_id, status=status, limit=limit, before_id=before_id
+            )
 
-    def pending_grants(self, *, limit: int) -> list[PendingGrant]:
+    def pending_grants(self, *, limit: int, before_id: int | None = None) -> list[PendingGrant]:
         with self._uow() as uow:
-            return uow.pending.list_unclaimed(limit)
+            return uow.pending.list_unclaimed(limit, before_id)
 
-    def events(self, *, status: DeliveryStatus | None, limit: int) -> list[StoredDelivery]:
+    def events(
+        self, *, status: DeliveryStatus | None, limit: int, before: str | None = None
+    ) -> list[StoredDelivery]:
+        """Newest first; `before` is the id of the last event of the previous page."""
         with self._uow() as uow:
-            return uow.inbox.list(status, limit)
+            if before is None:
+                return uow.inbox.list(status, limit)
+            cursor = uow.inbox.get(before)
+            if cursor is None:
+                raise InvalidRequest(f"no stored delivery {before} to page on from")
+            return uow.inbox.list(status, limit, after=(cursor.received_at, cursor.id))
 
     def event(self, event_id: str) -> StoredDelivery:
         with self._uow() as uow:

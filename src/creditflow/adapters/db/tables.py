@@ -195,5 +195,7 @@ webhook_events = Table(
     Column("delivery_count", Integer, nullable=False),
     Column("received_at", UtcDateTime(), nullable=False),
     Column("processed_at", UtcDateTime(), nullable=True),
-    Index("ix_webhook_events_status_received_at", "status", "received_at"),
+    # Listing pages newest first by (received_at, id), filtered by status or not (0005).
+    Index("ix_webhook_events_status_received_at_id", "status", "received_at", "id"),
+    Index("ix_webhook_events_received_at_id", "received_at", "id"),
 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
@@ -49,6 +50,9 @@ router = APIRouter(
 Limit = Annotated[int, Query(ge=1, le=500)]
 UserId = Annotated[str, Path(max_length=255, pattern=NO_NUL)]
 EventId = Annotated[str, Path(max_length=255, pattern=NO_NUL)]
+BeforeId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+T = TypeVar("T")
+K = TypeVar("K")
 
 
 def container(request: Request) -> Container:
@@ -107,14 +111,14 @@ def get_ledger(
     user_id: UserId,
     services: Services,
     limit: Limit = 50,
-    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    before: BeforeId = None,
 ) -> LedgerPageOut:
     """Entries newest first. Pass `next_before` back as `before` for the next page."""
     entries = services.queries.ledger(user_id, limit=limit, before_id=before)
     return LedgerPageOut(
         user_id=user_id,
         entries=[LedgerEntryOut.of(entry) for entry in entries],
-        next_before=entries[-1].id if len(entries) == limit else None,
+        next_before=next_before(entries, limit, lambda entry: entry.id),
     )
 
 
@@ -150,23 +154,50 @@ def list_purchases(
     user_id: Annotated[str | None, Query(max_length=255, pattern=NO_NUL)] = None,
     status: PurchaseStatus | None = None,
     limit: Limit = 100,
+    before: BeforeId = None,
 ) -> PurchasesOut:
-    found = services.queries.purchases(user_id=user_id, status=status, limit=limit)
-    return PurchasesOut(purchases=[PurchaseOut.of(purchase) for purchase in found])
+    """Newest first. Pass `next_before` back as `before` for the next page."""
+    found = services.queries.purchases(
+        user_id=user_id, status=status, limit=limit, before_id=before
+    )
+    return PurchasesOut(
+        purchases=[PurchaseOut.of(purchase) for purchase in found],
+        next_before=next_before(found, limit, lambda purchase: purchase.id),
+    )
 
 
 @router.get("/pending-grants", tags=["purchases"], response_model=PendingGrantsOut)
-def list_pending_grants(services: Services, limit: Limit = 100) -> PendingGrantsOut:
-    grants = services.queries.pending_grants(limit=limit)
-    return PendingGrantsOut(pending_grants=[PendingGrantOut.of(grant) for grant in grants])
+def list_pending_grants(
+    services: Services, limit: Limit = 100, before: BeforeId = None
+) -> PendingGrantsOut:
+    """Newest first. Pass `next_before` back as `before` for the next page."""
+    grants = services.queries.pending_grants(limit=limit, before_id=before)
+    return PendingGrantsOut(
+        pending_grants=[PendingGrantOut.of(grant) for grant in grants],
+        next_before=next_before(grants, limit, lambda grant: grant.id),
+    )
 
 
 @router.get("/events", tags=["events"], response_model=EventsOut)
 def list_events(
-    services: Services, status: DeliveryStatus | None = None, limit: Limit = 100
+    services: Services,
+    status: DeliveryStatus | None = None,
+    limit: Limit = 100,
+    before: Annotated[str | None, Query(max_length=255, pattern=NO_NUL)] = None,
 ) -> EventsOut:
-    found = services.queries.events(status=status, limit=limit)
-    return EventsOut(events=[EventOut.of(event) for event in found])
+    """Newest first, by when they were first received. Pass `next_before` (an event id) back as
+    `before` for the next page; an id the inbox does not hold is a 422."""
+    found = services.queries.events(status=status, limit=limit, before=before)
+    return EventsOut(
+        events=[EventOut.of(event) for event in found],
+        next_before=next_before(found, limit, lambda event: event.id),
+    )
+
+
+def next_before(page: Sequence[T], limit: int, key: Callable[[T], K]) -> K | None:
+    """The cursor of the next page: the last row's key when the page is full (the next page may
+    then be empty), None when this page is the last."""
+    return key(page[-1]) if len(page) == limit else None
 
 
 @router.get(

@@ -124,12 +124,13 @@ class LedgerEntryOut(BaseModel):
         )
 
 
+NEXT_BEFORE = "pass as `before` for the next (older) page; null on the last page"
+
+
 class LedgerPageOut(BaseModel):
     user_id: str
     entries: list[LedgerEntryOut]
-    next_before: int | None = Field(
-        description="pass as `before` for the next (older) page; null on the last page"
-    )
+    next_before: int | None = Field(description=NEXT_BEFORE)
 
 
 class PurchaseOut(BaseModel):
@@ -169,10 +170,12 @@ class PurchaseOut(BaseModel):
 
 class PurchasesOut(BaseModel):
     purchases: list[PurchaseOut]
+    next_before: int | None = Field(None, description=NEXT_BEFORE)
 
 
 class PendingGrantsOut(BaseModel):
     pending_grants: list[PendingGrantOut]
+    next_before: int | None = Field(None, description=NEXT_BEFORE)
 
 
 class EventOut(BaseModel):
@@ -203,6 +206,7 @@ class EventDetailOut(EventOut):
 
 class EventsOut(BaseModel):
     events: list[EventOut]
+    next_before: str | None = Field(None, description=NEXT_BEFORE + " (an event id)")
 
 
 class ReplayOut(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, tuple_, update
 
 from creditflow.adapters.db.repositories._sql import insert_if_absent, set_by_key
 from creditflow.adapters.db.tables import webhook_events
@@ -88,12 +88,22 @@ class InboxRepository:
             ).scalar_one()
         )
 
-    def list(self, status: DeliveryStatus | None, limit: int) -> list[StoredDelivery]:
+    def list(
+        self,
+        status: DeliveryStatus | None,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[StoredDelivery]:
+        """Newest first, by (received_at, id): keyset pages, `after` the last of the previous page,
+        each one range of the (received_at, id) or (status, received_at, id) index."""
+        position = tuple_(webhook_events.c.received_at, webhook_events.c.id)
         query = select(webhook_events).order_by(
-            webhook_events.c.received_at.desc(), webhook_events.c.id
+            webhook_events.c.received_at.desc(), webhook_events.c.id.desc()
         )
         if status is not None:
             query = query.where(webhook_events.c.status == status.value)
+        if after is not None:
+            query = query.where(position < tuple_(*after))
         return [_delivery(row) for row in self._connection.execute(query.limit(limit))]
 
 

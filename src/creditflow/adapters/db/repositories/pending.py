@@ -90,13 +90,16 @@ class PendingGrantRepository:
         ).one()
         return int(count), int(credits)
 
-    def list_unclaimed(self, limit: int) -> list[PendingGrant]:
+    def list_unclaimed(self, limit: int, before_id: int | None = None) -> list[PendingGrant]:
+        """Newest first; keyset pages (`before_id`) down the partial index of unclaimed ids."""
         query = (
             select(pending_grants)
             .where(pending_grants.c.claimed_at.is_(None))
-            .order_by(pending_grants.c.id)
+            .order_by(pending_grants.c.id.desc())
             .limit(limit)
         )
+        if before_id is not None:
+            query = query.where(pending_grants.c.id < before_id)
         return [_grant(row) for row in self._connection.execute(query)]
 
 

@@ -104,9 +104,18 @@ class PurchaseRepository:
         return int(self._connection.execute(query).scalar_one())
 
     def list(
-        self, *, user_id: str | None, status: PurchaseStatus | None, limit: int
+        self,
+        *,
+        user_id: str | None,
+        status: PurchaseStatus | None,
+        limit: int,
+        before_id: int | None = None,
     ) -> list[Purchase]:
+        """Newest first; keyset pages (`before_id`) within one (user_id, id) or (status, id)
+        index range, or down the primary key."""
         query = select(purchases).order_by(purchases.c.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(purchases.c.id < before_id)
         if user_id is not None:
             query = query.where(purchases.c.user_id == user_id)
         if status is not None:
