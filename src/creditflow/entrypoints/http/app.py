@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from creditflow import __version__
 from creditflow.bootstrap import Container, build_container
 from creditflow.entrypoints.http import api, checkout
+from creditflow.entrypoints.http.docs import install_docs
 from creditflow.entrypoints.http.errors import error_body, error_responses, install_error_handlers
 from creditflow.entrypoints.http.metrics import Metrics, metrics_router
 from creditflow.entrypoints.http.periodic import PeriodicTask
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         version=__version__,
         summary="Stripe payments in, credits in wallets out, exactly once.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by install_docs, not from a CDN
+        redoc_url=None,
     )
     app.state.container = container
     app.state.metrics = metrics
@@ -58,6 +61,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.include_router(api.router)
     app.include_router(metrics_router())
     app.include_router(checkout.router)
+    install_docs(app)
     app.add_api_route(
         "/healthz",
         healthz,
