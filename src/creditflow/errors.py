@@ -2,9 +2,9 @@
 
 CreditflowError
 ├── InvalidDelivery          a webhook request that is not a genuine, well-formed Stripe event
-│   ├── SignatureInvalid     missing/bad signature, wrong secret, stale timestamp
+│   ├── SignatureInvalid     missing/bad signature, wrong secret, timestamp out of tolerance
 │   ├── MalformedPayload     not JSON, not an event object
-│   └── UnsupportedMediaType not sent as JSON (Stripe always sends application/json)
+│   └── UnsupportedMediaType not JSON (the webhook: not declared so; /v1: neither declared nor so)
 ├── PayloadTooLarge          body over the limit, refused before parsing
 ├── NotConfigured            a feature needs configuration that is missing
 │   └── StripeKeyRefused     Stripe refused STRIPE_SECRET_KEY (invalid, revoked, not allowed)
