@@ -6,6 +6,8 @@ invariant afterwards); the commands under test then read and change it as an ope
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -137,13 +139,16 @@ def test_a_replay_that_still_needs_attention_says_why_and_exits_1(client: TestCl
         (("users", "add", "eve", "--email", "not-an-email"), "is not an e-mail address"),
     ],
 )
-def test_errors_are_one_line_on_stderr_with_exit_status_1(
+def test_errors_are_one_line_on_stderr_with_exit_status_1_or_json_on_stdout_with_json(
     args: tuple[str, ...], message: str
 ) -> None:
-    result = cli(*args, "--json")
+    result = cli(*args)
+    as_json = cli(*args, "--json")
 
     assert message in one_line_error(result)
     assert result.stdout == ""
+    assert as_json.exit_code == 1
+    assert message.removeprefix("error: ") in json.loads(as_json.stdout)["error"]["message"]
 
 
 def test_an_email_that_belongs_to_another_user_is_refused() -> None:

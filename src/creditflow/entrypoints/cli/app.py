@@ -71,8 +71,12 @@ for record_command in (
     records.replay,
 ):
     app.command(rich_help_panel="Records")(reporting(record_command))
+# `grant alice -5`: a negative amount is read as the amount (and refused in words), not as an
+# unknown option "-5".
+app.command(rich_help_panel="Operations", context_settings={"ignore_unknown_options": True})(
+    reporting(operations.grant)
+)
 for operation in (
-    operations.grant,
     operations.expire,
     reconcile.reconcile,
     audit.audit,
