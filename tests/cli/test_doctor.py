@@ -17,8 +17,8 @@ from creditflow.adapters.stripe.events import HANDLED_EVENT_TYPES
 from creditflow.settings import LEGACY_WEBHOOK_PATH, WEBHOOK_PATH
 from tests.cli.support import cli, cli_json
 from tests.conftest import POSTGRES_SERVER_URL, ClientFactory
-from tests.servers import free_port
 from tests.fakes.stripe_api import FakeStripeApi
+from tests.servers import free_port
 from tests.support import (
     API_KEY,
     PRICE,
