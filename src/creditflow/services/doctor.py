@@ -177,7 +177,7 @@ class Doctor:
             catalog = self._catalog()
         except CreditflowError as exc:
             return [Finding("catalog", Level.PROBLEM, exc.message, "fix CREDITFLOW_CATALOG")]
-        count = len(catalog.prices) + len(catalog.payment_links)
+        count = len(catalog.prices) + len(catalog.links)
         if self._gateway is None:
             return [
                 Finding(
@@ -190,7 +190,7 @@ class Doctor:
         try:
             missing = [
                 *_missing(catalog.prices, "price", gateway.price_credits),
-                *_missing(catalog.payment_links, "payment link", gateway.payment_link),
+                *_missing(catalog.links, "payment link", gateway.payment_link),
             ]
         except CreditflowError as exc:
             return [Finding("catalog", Level.PROBLEM, exc.message, "check STRIPE_SECRET_KEY")]
