@@ -98,7 +98,7 @@ def test_verify_passes_against_the_freshly_started_server(here: RunningServer) -
     result = cli("verify", "--url", here.url)
 
     assert result.exit_code == 0, result.stdout
-    assert result.stdout.count("✓") == 5
+    assert result.stdout.count("✓") == 6
     assert "All checks passed." in result.stdout
 
 
@@ -106,7 +106,24 @@ def test_verify_as_json_lists_every_check(here: RunningServer) -> None:
     report = cli_json("verify", "--url", here.url)
 
     assert report["passed"] is True
-    assert [check["result"] for check in report["checks"]] == ["passed"] * 5
+    assert [check["result"] for check in report["checks"]] == ["passed"] * 6
+
+
+def test_verify_spends_its_test_credits_back_through_the_ledger(here: RunningServer) -> None:
+    report = cli_json("verify", "--url", here.url)
+
+    user = next(
+        word
+        for check in report["checks"]
+        for word in check["name"].split()
+        if word.startswith("verify_")
+    )
+    assert cli_json("wallet", user)["balance"] == 0
+    entries = cli_json("ledger", user)["entries"]
+    assert [(entry["kind"], entry["delta"]) for entry in entries] == [
+        ("spend", -100),
+        ("purchase", 100),
+    ]
 
 
 def test_verify_fails_when_the_webhook_secret_differs_and_says_so(
