@@ -279,7 +279,7 @@ def test_an_expired_session_is_recorded_and_grants_nothing(here: RunningServer) 
 
 def readme_block(language: str, containing: str) -> list[str]:
     """The lines of the README's first ```language block that contains `containing`."""
-    blocks = re.findall(rf"```{language}\n(.*?)```", README.read_text(), re.DOTALL)
+    blocks: list[str] = re.findall(rf"```{language}\n(.*?)```", README.read_text(), re.DOTALL)
     [block] = [block for block in blocks if containing in block][:1]
     return block.splitlines()
 

@@ -68,15 +68,15 @@ def table(
     others fold first, however narrow the terminal. Fold rather than truncate: a value cut short
     with "…" cannot be copied either."""
     grid = Table(title=title, title_justify="left")
-    rows = [list(row) for row in rows]
+    cells = [list(row) for row in rows]
     keep = set(whole)
     for index, column in enumerate(columns):
         if column in keep:
-            widest = max((row[index].cell_len for row in rows), default=0)
+            widest = max((row[index].cell_len for row in cells), default=0)
             grid.add_column(column, no_wrap=True, min_width=max(widest, len(column)))
         else:
             grid.add_column(column, overflow="fold")
-    for row in rows:
+    for row in cells:
         grid.add_row(*row)
     return grid
 
