@@ -7,17 +7,23 @@ PYTEST_WORKERS ?= 2
 
 .PHONY: serve test lint bench-webhook bench-profile bench-ceiling bench-spend bench-scale clean
 
+# Serving needs only the runtime dependencies; the dev tools (pytest, mypy, schemathesis,
+# localstripe) are added by the first `make test` or `make lint`.
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("creditflow needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(BIN)/.dev-installed: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
 serve: $(BIN)/.installed
 	$(BIN)/creditflow serve
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.dev-installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -30,7 +36,7 @@ test: lint
 # make bench-webhook BENCH_ARGS="--seconds 3 --engines postgres"
 BENCH_ARGS ?=
 
-$(BIN)/.bench-installed: $(BIN)/.installed
+$(BIN)/.bench-installed: $(BIN)/.dev-installed
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	@touch $@
 

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from creditflow.domain.adjustments import RefundPolicy
 from creditflow.logging_setup import LogFormat
@@ -19,6 +21,11 @@ DEFAULT_DATABASE_URL = "sqlite:///./creditflow.db"
 MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
 WEBHOOK_PATH = "/api/stripe/webhook"
 LEGACY_WEBHOOK_PATH = "/api/payment/webhook"  # the old app's; served only when enabled
+DATABASE_URL_FORMS = (
+    "accepted: sqlite:///path/to/file.db, or postgresql://user:password@host:5432/database "
+    "(postgres:// and postgresql+psycopg:// too)"
+)
+SUPPORTED_DRIVERS = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}
 DEFAULT_POOL_SIZE = 10  # PostgreSQL connections kept per process (CREDITFLOW_DB_POOL_SIZE)
 
 
@@ -105,9 +112,23 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _default_postgres_driver(cls, value: str) -> str:
-        """`postgres://` and `postgresql://` URLs (as platforms print them) use psycopg 3."""
+    def _supported_database(cls, value: str) -> str:
+        """`postgres://` and `postgresql://` URLs (as platforms print them) use psycopg 3.
+
+        Checked here, once, so every command answers a typo in one line (the URL itself is
+        never repeated: it may hold a password)."""
         for prefix in ("postgres://", "postgresql://"):
             if value.startswith(prefix):
-                return "postgresql+psycopg://" + value[len(prefix) :]
+                value = "postgresql+psycopg://" + value[len(prefix) :]
+        try:
+            url = make_url(value)
+            port = url.port  # a port that is not a number fails here, not at connect time
+        except (ArgumentError, ValueError):
+            raise ValueError(f"is not a database URL; {DATABASE_URL_FORMS}") from None
+        if (url.get_backend_name(), url.get_driver_name()) not in SUPPORTED_DRIVERS:
+            raise ValueError(
+                f"names an unsupported database ({url.drivername}); {DATABASE_URL_FORMS}"
+            )
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(f"has port {port}, not 1 to 65535; {DATABASE_URL_FORMS}")
         return value

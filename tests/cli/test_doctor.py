@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from creditflow.adapters.stripe.events import HANDLED_EVENT_TYPES
 from creditflow.settings import LEGACY_WEBHOOK_PATH, WEBHOOK_PATH
 from tests.cli.support import cli, cli_json
-from tests.conftest import ClientFactory
+from tests.conftest import POSTGRES_SERVER_URL, ClientFactory
 from tests.fakes.stripe_api import FakeStripeApi
+from tests.servers import free_port
 from tests.support import (
     API_KEY,
     PRICE,
@@ -222,3 +224,66 @@ def test_parked_deliveries_are_a_warning_saying_how_to_replay_them(
     [parked] = [f for f in report["findings"] if f["check"] == "needs attention"]
     assert (parked["level"], parked["message"].split()[0]) == ("warning", "1")
     assert "creditflow replay" in parked["fix"]
+
+
+@pytest.mark.parametrize(
+    ("catalog_text", "words"),
+    [(None, "cannot be read"), ('[prices.price_1]\ncredits = "abc"\n', "price_1")],
+    ids=["missing file", "credits not a number"],
+)
+def test_a_missing_or_broken_catalog_is_a_problem_without_a_stripe_key(
+    configured: FakeStripeApi,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    catalog_text: str | None,
+    words: str,
+) -> None:
+    monkeypatch.delenv("STRIPE_SECRET_KEY")
+    catalog = tmp_path / "broken.toml"
+    if catalog_text is not None:
+        catalog.write_text(catalog_text)
+    monkeypatch.setenv("CREDITFLOW_CATALOG", str(catalog))
+
+    report = doctor(exit_code=1)
+
+    assert levels(report)["catalog"] == "problem"
+    assert words in message_of(report, "catalog")
+
+
+def test_without_a_stripe_key_a_good_catalog_is_read_and_said_to_be_unchecked(
+    configured: FakeStripeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STRIPE_SECRET_KEY")
+
+    report = doctor(exit_code=2)
+
+    assert levels(report)["catalog"] == "ok"
+    assert "2 entries read; not checked against Stripe" in message_of(report, "catalog")
+
+
+def test_a_postgres_database_that_does_not_exist_is_named_with_the_fix(
+    configured: FakeStripeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = make_url(POSTGRES_SERVER_URL).set(database="creditflow_no_such_database")
+    monkeypatch.setenv("CREDITFLOW_DATABASE_URL", missing.render_as_string(False))
+
+    report = doctor(exit_code=1)
+
+    [database] = [f for f in report["findings"] if f["check"] == "database"]
+    assert "no such database 'creditflow_no_such_database'" in database["message"]
+    assert "createdb creditflow_no_such_database" in database["fix"]
+
+
+def test_a_database_server_that_refuses_connections_is_said_so(
+    configured: FakeStripeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed_port = free_port()
+    monkeypatch.setenv(
+        "CREDITFLOW_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{closed_port}/db"
+    )
+
+    report = doctor(exit_code=1)
+
+    [database] = [f for f in report["findings"] if f["check"] == "database"]
+    assert "connection refused" in database["message"]
+    assert "start PostgreSQL" in database["fix"]

@@ -6,6 +6,7 @@ independently): whatever an operator's command did, every invariant still holds.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Iterator
@@ -112,8 +113,12 @@ def test_the_same_key_for_another_amount_is_refused_and_changes_nothing(
 
     refused = cli("grant", "ada", "60", "--reason", "promo", "--idempotency-key", "k1", "--json")
 
-    assert "idempotency key 'k1' was used for a different request" in one_line_error(refused)
-    assert refused.stdout == ""
+    assert refused.exit_code == 1
+    assert json.loads(refused.stdout)["error"] == {
+        "code": "conflict",
+        "message": "idempotency key 'k1' was used for a different request "
+        "(50 credits, reason 'promo')",
+    }
     assert cli_json("wallet", "ada")["balance"] == 50
 
 
@@ -138,6 +143,25 @@ def test_a_grant_that_cannot_be_made_says_why_exits_1_and_changes_nothing(
 
     assert message in one_line_error(refused)
     assert refused.stdout == ""
+    assert ledger_of("ada") == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("ada", "-5"), "credits must be a positive whole number"),
+        (("ada", "0"), "credits must be a positive whole number"),
+        (("ada", "5", "--expires-at", "2020-01-01T00:00:00Z"), "is in the past"),
+        (("ada", "5", "--expires-at", "2099-01-01T00:00:00"), "needs a timezone"),
+    ],
+    ids=["negative", "zero", "past", "naive time"],
+)
+def test_a_new_keys_grant_that_no_retry_can_make_is_refused_without_a_retry_command(
+    args: tuple[str, ...], message: str
+) -> None:
+    refused = cli("grant", *args, "--reason", "promo")
+
+    assert message in one_line_error(refused)  # the only line: no "to retry safely"
     assert ledger_of("ada") == []
 
 

@@ -6,12 +6,15 @@ invariant afterwards); the commands under test then read and change it as an ope
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from creditflow.adapters.stripe import samples
+from creditflow.entrypoints.cli import app
 from tests.cli.support import cli, cli_json, one_line_error
 from tests.fakes.stripe_api import FakeStripeApi
 from tests.support import deliver, paid_session_event
@@ -150,13 +153,16 @@ def test_a_replay_that_still_needs_attention_says_why_and_exits_1(client: TestCl
         (("users", "add", "eve", "--email", "not-an-email"), "is not an e-mail address"),
     ],
 )
-def test_errors_are_one_line_on_stderr_with_exit_status_1(
+def test_errors_are_one_line_on_stderr_with_exit_status_1_or_json_on_stdout_with_json(
     args: tuple[str, ...], message: str
 ) -> None:
-    result = cli(*args, "--json")
+    result = cli(*args)
+    as_json = cli(*args, "--json")
 
     assert message in one_line_error(result)
     assert result.stdout == ""
+    assert as_json.exit_code == 1
+    assert message.removeprefix("error: ") in json.loads(as_json.stdout)["error"]["message"]
 
 
 def test_an_email_that_belongs_to_another_user_is_refused() -> None:
@@ -165,3 +171,42 @@ def test_an_email_that_belongs_to_another_user_is_refused() -> None:
     result = cli("users", "add", "oscar", "--email", "OLGA@example.com")
 
     assert "already belongs to another user" in one_line_error(result)
+
+
+def at_80_columns(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def test_at_80_columns_ids_are_printed_whole_so_they_can_be_copied(client: TestClient) -> None:
+    parked = paid_session_event(user_id="nobody_registered_under_this_long_id", credits=None)
+    assert deliver(client, parked).json()["status"] == "needs_attention"
+    payment_link_purchase(client, "a.rather.long.address@example.com", 25)
+
+    events = at_80_columns("events").splitlines()
+    pending = at_80_columns("pending").splitlines()
+
+    assert any(parked["id"] in line for line in events), events
+    assert all(len(line) <= 80 for line in events + pending)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("events",), "No events stored."),
+        (
+            ("events", "--status", "needs_attention"),
+            "No events stored with status needs_attention.",
+        ),
+        (("pending",), "No pending grants."),
+    ],
+)
+def test_an_empty_listing_says_so_in_words(args: tuple[str, ...], words: str) -> None:
+    assert cli(*args).stdout.strip() == words
+
+
+def test_an_empty_ledger_says_so_in_words() -> None:
+    cli_json("users", "add", "newcomer")
+
+    assert cli("ledger", "newcomer").stdout.strip() == "No ledger entries for newcomer."

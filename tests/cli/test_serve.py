@@ -82,7 +82,7 @@ def test_verify_without_an_api_key_here_says_which_variable_to_set(
     report = cli_json("verify", "--url", "http://127.0.0.1:9", exit_code=1)
 
     assert report["checks"][0]["result"] == "failed"  # nothing listens on port 9
-    assert [check["result"] for check in report["checks"][1:]] == ["skipped"] * 4
+    assert [check["result"] for check in report["checks"][1:]] == ["skipped"] * 5
 
 
 def test_trigger_without_a_secret_here_says_where_to_find_it() -> None:

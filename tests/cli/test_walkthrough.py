@@ -7,9 +7,13 @@ the server wrote and the same SQLite file) against that server over HTTP.
 
 from __future__ import annotations
 
+import re
 import secrets
+import shlex
 import stat
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +28,7 @@ from tests.support import assert_audit_clean, assert_ledger_matches_balances
 
 pytestmark = pytest.mark.slow
 
+README = Path(__file__).resolve().parents[2] / "README.md"
 PRICE = "price_1PgafmB7WZ01zgkW02Hf9z6c"
 COMPLETED = "checkout.session.completed"
 EXPIRED = "checkout.session.expired"
@@ -93,7 +98,7 @@ def test_verify_passes_against_the_freshly_started_server(here: RunningServer) -
     result = cli("verify", "--url", here.url)
 
     assert result.exit_code == 0, result.stdout
-    assert result.stdout.count("✓") == 5
+    assert result.stdout.count("✓") == 6
     assert "All checks passed." in result.stdout
 
 
@@ -101,7 +106,24 @@ def test_verify_as_json_lists_every_check(here: RunningServer) -> None:
     report = cli_json("verify", "--url", here.url)
 
     assert report["passed"] is True
-    assert [check["result"] for check in report["checks"]] == ["passed"] * 5
+    assert [check["result"] for check in report["checks"]] == ["passed"] * 6
+
+
+def test_verify_spends_its_test_credits_back_through_the_ledger(here: RunningServer) -> None:
+    report = cli_json("verify", "--url", here.url)
+
+    user = next(
+        word
+        for check in report["checks"]
+        for word in check["name"].split()
+        if word.startswith("verify_")
+    )
+    assert cli_json("wallet", user)["balance"] == 0
+    entries = cli_json("ledger", user)["entries"]
+    assert [(entry["kind"], entry["delta"]) for entry in entries] == [
+        ("spend", -100),
+        ("purchase", 100),
+    ]
 
 
 def test_verify_fails_when_the_webhook_secret_differs_and_says_so(
@@ -222,7 +244,7 @@ def test_replay_of_a_parked_event_grants_once_after_the_catalog_is_written(
     replayed = cli_json("replay", event_id)
     cli_json("replay", event_id)
 
-    assert parked["response"]["status"] == "needs_attention"
+    assert parked["response"]["status"] == "needs_attention", parked
     assert event_id in {stored["id"] for stored in listed}
     assert replayed["status"] == "processed"
     assert cli_json("wallet", user)["balance"] == 80  # replayed twice, granted once
@@ -253,3 +275,44 @@ def test_an_expired_session_is_recorded_and_grants_nothing(here: RunningServer) 
     purchases = api(here, "/v1/purchases", user_id=user)["purchases"]
     assert [p["status"] for p in purchases] == ["expired"]
     assert cli_json("wallet", user)["balance"] == 0
+
+
+def readme_block(language: str, containing: str) -> list[str]:
+    """The lines of the README's first ```language block that contains `containing`."""
+    blocks: list[str] = re.findall(rf"```{language}\n(.*?)```", README.read_text(), re.DOTALL)
+    [block] = [block for block in blocks if containing in block][:1]
+    return block.splitlines()
+
+
+def run_as_written(server: RunningServer, line: str, event_id: str) -> Any:
+    """One README line: `creditflow ...` through the CLI (trigger pointed at this test's server,
+    `evt_test_...` the id `events` printed), anything else through the shell, in its directory."""
+    if not line.startswith("creditflow "):
+        subprocess.run(["sh", "-c", line], cwd=server.workdir, check=True, timeout=30)
+        return None
+    args = [arg.replace("evt_test_...", event_id) for arg in shlex.split(line, comments=True)[1:]]
+    if args[0] == "trigger":
+        args += ["--url", server.url]
+    return cli_json(*args)
+
+
+def test_the_readmes_fix_the_catalog_then_replay_steps_work_as_written_without_a_stripe_key(
+    here: RunningServer,
+) -> None:
+    cli_json("users", "add", "alice", "--email", "alice@example.com")  # the walk-through's start
+    before = cli_json("wallet", "alice")["balance"]
+    walk = readme_block("sh", "--payment-link plink_test_2")
+    parking = walk[next(i for i, line in enumerate(walk) if "plink_test_2" in line) :]
+    toml = readme_block("toml", "credits_per_purchase = 250")
+    fixing = readme_block("sh", "CREDITFLOW_CATALOG=catalog.toml")
+
+    parked = run_as_written(here, parking[0], "")
+    listed = run_as_written(here, parking[1], "")
+    (here.workdir / toml[0].removeprefix("# ")).write_text("\n".join(toml[1:]) + "\n")
+    results = [run_as_written(here, line, parked["event_id"]) for line in fixing]
+
+    assert parked["response"]["status"] == "needs_attention", parked
+    assert parked["event_id"] in {event["id"] for event in listed["events"]}
+    assert [result["status"] for result in results[1:3]] == ["processed", "duplicate"]
+    assert cli_json("wallet", "alice")["balance"] == before + 250  # replayed twice, granted once
+    assert [entry["delta"] for entry in results[3]["entries"]][:1] == [250]

@@ -69,3 +69,25 @@ def test_a_pack_agreeing_with_the_prices_table_is_accepted(tmp_path: Path) -> No
 def test_a_broken_pack_is_refused_with_the_reason(tmp_path: Path, text: str, problem: str) -> None:
     with pytest.raises(NotConfigured, match=problem):
         catalog_from(tmp_path, text)
+
+
+def test_a_payment_link_may_give_credits_per_purchase_instead_of_per_unit(tmp_path: Path) -> None:
+    catalog = catalog_from(
+        tmp_path,
+        "[payment_links.plink_a]\ncredits = 5\n"
+        "[payment_links.plink_b]\ncredits_per_purchase = 250\n",
+    )
+
+    assert catalog == Catalog(payment_links={"plink_a": 5}, link_purchases={"plink_b": 250})
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["credits = 5\ncredits_per_purchase = 250\n", "", 'credits_per_purchase = "abc"\n'],
+    ids=["both", "neither", "not a number"],
+)
+def test_a_payment_link_entry_gives_exactly_one_whole_number_or_the_catalog_is_refused(
+    tmp_path: Path, entry: str
+) -> None:
+    with pytest.raises(NotConfigured, match="plink_b"):
+        catalog_from(tmp_path, f"[payment_links.plink_b]\n{entry}")

@@ -175,3 +175,16 @@ def test_line_items_priced_over_the_limit_are_refused() -> None:
 def test_a_session_with_no_line_items_is_not_priced_as_zero_credits() -> None:
     with pytest.raises(NoCreditsRule, match="no line items"):
         credits_for(facts(line_items=[]), Catalog(prices={PRICE: 100}))
+
+
+def test_a_payment_link_priced_per_purchase_needs_no_line_items_whatever_the_quantity() -> None:
+    catalog = Catalog(link_purchases={LINK: 250})
+
+    assert credits_for(facts(payment_link=LINK), catalog) == 250  # line items unread
+    assert credits_for(facts(payment_link=LINK, line_items=[LineItem(PRICE, 3)]), catalog) == 250
+
+
+def test_metadata_credits_still_win_over_a_per_purchase_payment_link() -> None:
+    catalog = Catalog(link_purchases={LINK: 250})
+
+    assert credits_for(facts(metadata_credits="7", payment_link=LINK), catalog) == 7

@@ -1,7 +1,8 @@
 """How many credits a purchase is worth: the rules of DESIGN.md "How many credits", in order.
 
 1. the session's `metadata.credits` (the total for the purchase);
-2. the catalog: credits per unit of a payment link id or a price id, times the quantity bought;
+2. the catalog: a payment link's credits per purchase (whatever the quantity: no line items
+   needed), else credits per unit of a payment link id or a price id, times the quantity bought;
 3. a price missing from the catalog: the price's own `metadata.credits` (per unit), which Stripe
    sends inside each line item's price.
 
@@ -38,17 +39,24 @@ class Catalog:
     """Whole credits per unit bought, keyed by Stripe price id or payment link id.
 
     `packs` name the prices the app sells through `POST /v1/checkout-sessions` (name -> price id).
+    `link_purchases`: payment links sold in a fixed quantity, credits per purchase; the webhook
+    names the link, so these need no line items (nor STRIPE_SECRET_KEY).
     """
 
     prices: Mapping[str, int] = field(default_factory=dict)
     payment_links: Mapping[str, int] = field(default_factory=dict)
     packs: Mapping[str, str] = field(default_factory=dict)
+    link_purchases: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, price_id in self.packs.items():
             if not isinstance(price_id, str) or not price_id.strip():
                 raise ValueError(f"catalog: pack {name!r} must name a Stripe price id")
-        for kind, table in (("price", self.prices), ("payment link", self.payment_links)):
+        for kind, table in (
+            ("price", self.prices),
+            ("payment link", self.payment_links),
+            ("payment link", self.link_purchases),
+        ):
             for key, credits in table.items():
                 if type(credits) is not int or not 0 < credits <= MAX_CREDITS:
                     raise ValueError(
@@ -58,7 +66,12 @@ class Catalog:
 
     @property
     def is_empty(self) -> bool:
-        return not self.prices and not self.payment_links
+        return not self.prices and not self.payment_links and not self.link_purchases
+
+    @property
+    def links(self) -> list[str]:
+        """Every payment link id the catalog prices, either way."""
+        return [*self.payment_links, *self.link_purchases]
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,8 @@ def credits_for(facts: CreditFacts, catalog: Catalog) -> int:
     if facts.metadata_credits is not None:
         return parse_credits(facts.metadata_credits)
     link = facts.payment_link
+    if link is not None and link in catalog.link_purchases:
+        return catalog.link_purchases[link]
     if link is not None and link in catalog.payment_links:
         items = _require_line_items(facts, f"payment link {link}")
         quantity = sum(item.quantity for item in items)

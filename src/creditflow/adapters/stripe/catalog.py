@@ -3,13 +3,16 @@
     [prices.price_1PqXyZ]
     credits = 100
     [payment_links.plink_1AbCdE]
-    credits = 500
+    credits = 500              # per unit: times the quantity, read from Stripe's API
+    [payment_links.plink_2FgHiJ]
+    credits_per_purchase = 500 # sold in a fixed quantity: needs no API call (nor a key)
     [packs.starter]            # sold by POST /v1/checkout-sessions {"pack": "starter"}
     price = "price_1PqXyZ"
     credits = 100              # optional: the same as a [prices.price_1PqXyZ] entry
 
 A pack without `credits` is priced like any price: its `[prices]` entry, else the price's
-`metadata.credits` in Stripe. Catalogs written before packs existed read as they did.
+`metadata.credits` in Stripe. Catalogs written before packs existed read as they did. A payment
+link entry says exactly one of `credits` and `credits_per_purchase`.
 """
 
 from __future__ import annotations
@@ -33,10 +36,9 @@ def load_catalog(path: Path | None) -> Catalog:
     try:
         prices = _credits_table(document, "prices")
         packs = _packs(document, prices)
+        per_unit, per_purchase = _payment_links(document)
         return Catalog(
-            prices=prices,
-            payment_links=_credits_table(document, "payment_links"),
-            packs=packs,
+            prices=prices, payment_links=per_unit, packs=packs, link_purchases=per_purchase
         )
     except ValueError as exc:
         raise NotConfigured(f"catalog {path}: {exc}") from exc
@@ -89,6 +91,26 @@ def _credits_table(document: dict[str, Any], name: str) -> dict[str, int]:
             raise ValueError(f"[{name}.{key}] needs `credits = <whole number>`")
         result[key] = entry["credits"]
     return result
+
+
+def _payment_links(document: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """Links priced per unit (`credits`) and per purchase (`credits_per_purchase`)."""
+    per_unit: dict[str, int] = {}
+    per_purchase: dict[str, int] = {}
+    for key, entry in _table(document, "payment_links").items():
+        given = (
+            [name for name in ("credits", "credits_per_purchase") if name in entry]
+            if isinstance(entry, dict)
+            else []
+        )
+        if len(given) != 1:
+            raise ValueError(
+                f"[payment_links.{key}] needs exactly one of `credits = <whole number>` (per "
+                "unit bought) and `credits_per_purchase = <whole number>` (a fixed quantity)"
+            )
+        target = per_unit if given[0] == "credits" else per_purchase
+        target[key] = entry[given[0]]
+    return per_unit, per_purchase
 
 
 def _packs(document: dict[str, Any], prices: dict[str, int]) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 Every command builds its settings when it runs (environment, then `./.env`). Our errors become
 exit statuses here, and only here (`reporting`, wrapped around every command as it is
-registered): one line on stderr, status 1. Usage mistakes stay Typer's (status 2, with the
+registered): one line on stderr, status 1; with `--json`, `{"error": {"code", "message"}}` on
+stdout instead, with the same status. Usage mistakes stay Typer's (status 2, with the
 usage); anything else is a bug and shows its traceback, without local variables, which could
 hold secrets.
 """
@@ -25,7 +26,7 @@ from creditflow.entrypoints.cli import (
     stripe_test,
     verify,
 )
-from creditflow.entrypoints.cli.render import error
+from creditflow.entrypoints.cli.render import error, print_json
 from creditflow.errors import CreditflowError
 
 EXIT_FAILURE = 1
@@ -38,7 +39,10 @@ def reporting(command: Callable[P, None]) -> Callable[P, None]:
         try:
             command(*args, **kwargs)
         except CreditflowError as exc:
-            error(exc.message)
+            if kwargs.get("as_json"):
+                print_json({"error": {"code": exc.code, "message": exc.message}})
+            else:
+                error(exc.message)
             raise typer.Exit(EXIT_FAILURE) from exc
 
     return run
@@ -67,8 +71,12 @@ for record_command in (
     records.replay,
 ):
     app.command(rich_help_panel="Records")(reporting(record_command))
+# `grant alice -5`: a negative amount is read as the amount (and refused in words), not as an
+# unknown option "-5".
+app.command(rich_help_panel="Operations", context_settings={"ignore_unknown_options": True})(
+    reporting(operations.grant)
+)
 for operation in (
-    operations.grant,
     operations.expire,
     reconcile.reconcile,
     audit.audit,

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from creditflow.bootstrap import Container, build_container
 from creditflow.entrypoints.cli.database import require_database, translate_database_errors
@@ -22,10 +23,15 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            f"{'.'.join(str(part) for part in error['loc'])}: {_message(error)}"
             for error in exc.errors()
         )
         raise NotConfigured(f"invalid configuration (environment or ./.env): {problems}") from exc
+
+
+def _message(error: ErrorDetails) -> str:
+    """Our validators' words without pydantic's "Value error, " in front."""
+    return error["msg"].removeprefix("Value error, ")
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from creditflow.adapters.db import migrate
+from creditflow.adapters.db.connection_errors import explain
 from creditflow.adapters.db.engine import build_engine
 from creditflow.errors import DatabaseUnavailable, NotConfigured
 
@@ -36,8 +37,10 @@ def translate_database_errors(url: str) -> Iterator[None]:
     try:
         yield
     except DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-        raise DatabaseUnavailable(f"database {display_url(url)}: {reason}") from exc
+        failure = explain(exc, url)
+        raise DatabaseUnavailable(
+            f"database {display_url(url)}: {failure.reason}; {failure.fix}"
+        ) from exc
 
 
 @contextmanager

@@ -18,6 +18,7 @@ import typer
 from pydantic import BaseModel
 from rich.text import Text
 
+from creditflow.domain.credits import MAX_CREDITS
 from creditflow.entrypoints.cli.config import open_services
 from creditflow.entrypoints.cli.records import UserId
 from creditflow.entrypoints.cli.render import (
@@ -30,6 +31,8 @@ from creditflow.entrypoints.cli.render import (
     table,
 )
 from creditflow.entrypoints.http.schemas import WalletChangeOut
+from creditflow.errors import InvalidRequest
+from creditflow.services.clock import utc_now
 from creditflow.services.expiry import ExpiredLot
 
 
@@ -78,9 +81,10 @@ def grant(
 
     The same key again prints the original result, marked replayed; with another amount, an error.
     """
-    if idempotency_key is None:
-        idempotency_key = _new_key(user_id, credits, reason, expires_at)
     with open_services() as services:
+        if idempotency_key is None:
+            _refuse_hopeless(credits, expires_at)
+            idempotency_key = _new_key(user_id, credits, reason, expires_at)
         change = services.wallets.grant(user_id, credits, idempotency_key, reason, expires_at)
     out = WalletChangeOut.of(user_id, change)
     if as_json:
@@ -98,6 +102,21 @@ def grant(
         until = "" if expiry is None else f", expiring {cell(expiry)}"
         show(Text(f"Granted {credits} credits to {user_id}{until}; balance {out.balance} credits."))
     show(ledger_table("Ledger entry", [out.entry]))
+
+
+def _refuse_hopeless(credits: int, expires_at: datetime | None) -> None:
+    """A new key's grant that no retry could make succeed is refused before its key is announced.
+
+    (Under a key given by the operator, a past expiry can still be a retry of an earlier grant:
+    the service decides.)"""
+    if not 0 < credits <= MAX_CREDITS:
+        raise InvalidRequest(f"credits must be a positive whole number, at most {MAX_CREDITS}")
+    if expires_at is None:
+        return
+    if expires_at.tzinfo is None:
+        raise InvalidRequest("--expires-at needs a timezone (e.g. 2027-01-31T00:00:00Z)")
+    if expires_at <= utc_now():
+        raise InvalidRequest(f"--expires-at {expires_at.isoformat()} is in the past")
 
 
 def _new_key(user_id: str, credits: int, reason: str, expires_at: datetime | None) -> str:

@@ -18,6 +18,7 @@ from creditflow.entrypoints.cli.render import (
     JsonFlag,
     cell,
     ledger_table,
+    listing,
     print_json,
     show,
     table,
@@ -100,7 +101,11 @@ def ledger(
     if as_json:
         print_json(out)
         return
-    show(ledger_table(f"Ledger of {user_id}", out.entries))
+    show(
+        listing(
+            ledger_table(f"Ledger of {user_id}", out.entries), f"No ledger entries for {user_id}."
+        )
+    )
     if out.next_before is not None:
         show(Text(f"Older entries: creditflow ledger {user_id} --before {out.next_before}"))
 
@@ -113,7 +118,7 @@ def pending(limit: Limit = 100, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(out)
         return
-    show(_grants_table("Pending grants", out.pending_grants))
+    show(listing(_grants_table("Pending grants", out.pending_grants), "No pending grants."))
 
 
 def _grants_table(title: str, grants: list[PendingGrantOut]) -> Table:
@@ -129,7 +134,7 @@ def _grants_table(title: str, grants: list[PendingGrantOut]) -> Table:
         )
         for grant in grants
     ]
-    return table(title, columns, rows)
+    return table(title, columns, rows, whole=("id", "purchase", "user id"))
 
 
 def events(
@@ -158,7 +163,9 @@ def events(
         )
         for event in out.events
     ]
-    show(table("Stored deliveries" + (f" ({status.value})" if status else ""), columns, rows))
+    title = "Stored deliveries" + (f" ({status.value})" if status else "")
+    empty = "No events stored" + (f" with status {status.value}." if status else ".")
+    show(listing(table(title, columns, rows, whole=("event",)), empty))
 
 
 def replay(

@@ -58,14 +58,32 @@ def signed(delta: int) -> Text:
     return Text(f"{delta:+d}", style="green" if delta > 0 else "red")
 
 
-def table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Text]]) -> Table:
+def table(
+    title: str,
+    columns: Iterable[str],
+    rows: Iterable[Iterable[Text]],
+    whole: Iterable[str] = (),
+) -> Table:
+    """Columns named in `whole` (the ids a person copies into the next command) never wrap: the
+    others fold first, however narrow the terminal. Fold rather than truncate: a value cut short
+    with "…" cannot be copied either."""
     grid = Table(title=title, title_justify="left")
-    for column in columns:
-        # Fold rather than truncate: an id cut short with "…" cannot be copied into a command.
-        grid.add_column(column, overflow="fold")
-    for row in rows:
+    cells = [list(row) for row in rows]
+    keep = set(whole)
+    for index, column in enumerate(columns):
+        if column in keep:
+            widest = max((row[index].cell_len for row in cells), default=0)
+            grid.add_column(column, no_wrap=True, min_width=max(widest, len(column)))
+        else:
+            grid.add_column(column, overflow="fold")
+    for row in cells:
         grid.add_row(*row)
     return grid
+
+
+def listing(table_: Table, empty: str) -> Table | Text:
+    """A table, or `empty` in words when it has no rows: an empty grid reads as a glitch."""
+    return table_ if table_.row_count else Text(empty)
 
 
 def ledger_table(title: str, entries: Iterable[LedgerEntryOut]) -> Table:
@@ -83,7 +101,7 @@ def ledger_table(title: str, entries: Iterable[LedgerEntryOut]) -> Table:
         )
         for entry in entries
     ]
-    return table(title, columns, rows)
+    return table(title, columns, rows, whole=("id", "reference"))
 
 
 def show(renderable: Table | Text) -> None:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 import uvicorn
 from fastapi import FastAPI
+from pydantic import BaseModel
 from rich.text import Text
 
 from creditflow import __version__
@@ -24,7 +25,7 @@ from creditflow.entrypoints.cli.database import (
     sqlite_file,
     upgrade_to_head,
 )
-from creditflow.entrypoints.cli.render import note, show, warn
+from creditflow.entrypoints.cli.render import JsonFlag, note, print_json, show, warn
 from creditflow.entrypoints.http import create_app
 from creditflow.logging_setup import configure_logging
 from creditflow.settings import WEBHOOK_PATH, Settings
@@ -43,12 +44,14 @@ def serve(
             "They share nothing but the database, SQLite file or PostgreSQL.",
         ),
     ] = 1,
+    as_json: JsonFlag = False,
 ) -> None:
     """Run the webhook handler and the /v1 API (embedded SQLite by default, migrated on start).
 
     On a fresh directory with nothing configured, writes a local webhook secret and API key to
     ./.env first (and says so), so `creditflow trigger` and `verify` work from another terminal.
     Log lines go to stdout (JSON unless CREDITFLOW_LOG_FORMAT=text); notes for people to stderr.
+    With --json, a failure to start is also JSON on stdout.
     """
     settings = load_settings()
     if local_dev.wants_local_secrets(settings):
@@ -79,15 +82,23 @@ def worker_app() -> FastAPI:
     return create_app(settings)
 
 
-def migrate() -> None:
+class MigrationOut(BaseModel):
+    database: str
+    before: str | None  # None: the database had no schema
+    after: str | None
+
+
+def migrate(as_json: JsonFlag = False) -> None:
     """Upgrade the configured database's schema to this version (safe to run again)."""
     settings = load_settings()
     before, after = upgrade_to_head(settings.database_url)
-    where = display_url(settings.database_url)
-    if before == after:
-        show(Text(f"{where}: already at revision {after}"))
+    out = MigrationOut(database=display_url(settings.database_url), before=before, after=after)
+    if as_json:
+        print_json(out)
+    elif before == after:
+        show(Text(f"{out.database}: already at revision {after}"))
     else:
-        show(Text(f"{where}: migrated from revision {before or '(empty)'} to {after}"))
+        show(Text(f"{out.database}: migrated from revision {before or '(empty)'} to {after}"))
 
 
 def _write_local_secrets() -> Settings:

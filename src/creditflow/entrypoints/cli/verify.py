@@ -3,8 +3,9 @@
 The checks run in order, each needing the one before: the server answers; a fresh test user is
 registered through /v1; a signed paid `checkout.session.completed` for that user is accepted; a
 purchase row appears; the wallet grew by the credits. The first failure says why and the rest
-are reported as skipped. It leaves the test user and its credits behind, so point it at a
-development or staging server, not production.
+are reported as skipped. Last, the test credits are spent back through /v1 (a compensating
+`spend` entry in the ledger: nothing is ever deleted), so the test user it leaves behind holds 0
+credits; its ledger and purchase remain, so point it at a development or staging server.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def verify(
 ) -> None:
     """Check a running server end to end: a signed test event is accepted, credited once.
 
-    Registers a test user verify_... and buys it 100 credits: use a development server.
+    Registers a test user verify_..., buys it 100 credits, then spends them back (a ledger
+    entry, never a delete): use a development server.
     Exits with status 1 if any check fails.
     """
     with httpx.Client(base_url=url, timeout=TIMEOUT_SECONDS) as client:
@@ -94,6 +96,7 @@ class Probe:
             ("signed checkout.session.completed accepted", self.deliver),
             ("purchase recorded", self.purchase),
             (f"wallet grew by {VERIFY_CREDITS} credits", self.wallet),
+            ("test credits spent back", self.clean_up),
         ]
         checks: list[Check] = []
         for name, step in steps:
@@ -158,6 +161,21 @@ class Probe:
         if balance != expected:
             raise CheckFailed(f"balance is {balance}, expected {expected}")
         return f"balance {self._balance_before} -> {balance}"
+
+    def clean_up(self) -> str:
+        """The test credits leave through a spend entry: the ledger keeps what verify did."""
+        spend = {
+            "credits": VERIFY_CREDITS,
+            "idempotency_key": f"verify-clean-up-{self._session_id}",
+            "reason": "creditflow verify: test credits spent back",
+        }
+        path = f"/v1/wallets/{self._user_id}/spend"
+        balance = int(self._api("POST", path, json=spend).json()["balance"])
+        if balance != self._balance_before:
+            raise CheckFailed(
+                f"balance is {balance} after the spend, expected {self._balance_before}"
+            )
+        return f"POST {path}: balance back to {balance}"
 
     def _api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         assert self._settings.api_key is not None  # checked by `register`, the first /v1 call
