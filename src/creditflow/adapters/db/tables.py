@@ -196,4 +196,21 @@ webhook_events = Table(
     Column("received_at", UtcDateTime(), nullable=False),
     Column("processed_at", UtcDateTime(), nullable=True),
     Index("ix_webhook_events_status_received_at", "status", "received_at"),
+    # The console's inbox pages: newest first, of any type or one (keyset on received_at, id).
+    Index("ix_webhook_events_received_at_id", "received_at", "id"),
+    Index("ix_webhook_events_type_received_at_id", "type", "received_at", "id"),
+)
+
+# The operator console: each replay an operator asked for, with why and what came of it.
+event_replays = Table(
+    "event_replays",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(255), ForeignKey("webhook_events.id"), nullable=False),
+    Column("operator", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("replayed_at", UtcDateTime(), nullable=False),
+    Index("ix_event_replays_event_id_id", "event_id", "id"),
 )
