@@ -3,7 +3,7 @@ server (uvicorn on a port), no JavaScript of ours.
 
 Playwright's own browser download is not used: `executable_path` points at the system Chromium
 (`apt-get install chromium`; .ci/run installs it). Each test gets a fresh context (no cookies).
-With CREDITFLOW_CONSOLE_SCREENSHOTS set to a directory, the tests save each page there as PNG
+With CONSOLE_SCREENSHOTS set to a directory, the tests save each page there as PNG
 (`make console-screenshots` writes docs/console/).
 """
 
@@ -27,7 +27,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = "CREDITFLOW_CONSOLE_SCREENSHOTS"
+SCREENSHOTS = "CONSOLE_SCREENSHOTS"
 VIEWPORT = {"width": 1100, "height": 800}
 
 
@@ -61,7 +61,7 @@ def logged_in(page: Page, base_url: str) -> Page:
 
 
 def screenshot(page: Page, name: str) -> None:
-    """Into $CREDITFLOW_CONSOLE_SCREENSHOTS/NAME.png when set (docs/console.md shows them)."""
+    """Into $CONSOLE_SCREENSHOTS/NAME.png when set (docs/console.md shows them)."""
     directory = os.environ.get(SCREENSHOTS)
     if directory:
         Path(directory).mkdir(parents=True, exist_ok=True)
