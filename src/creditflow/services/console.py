@@ -63,7 +63,7 @@ class PurchaseView:
 class WalletView:
     user: User
     wallet: Wallet
-    lots: list[Lot]
+    lots: Page[Lot]  # the first to expire; `more` when there are others
     ledger: Page[LedgerEntry]
     purchases: list[PurchaseView]
 
@@ -133,8 +133,8 @@ class Console:
         user, wallet = self._queries.user(user_id)
         entries = self._queries.ledger(user_id, limit=limit + 1, before_id=before_id)
         with self._uow() as uow:
-            lots = sorted(uow.lots.open_lots(user_id), key=_expiry_order)
             reads = ConsoleRepository(uow.connection)
+            lots = reads.open_lots(user_id, limit + 1)
             bought = reads.purchases_page(status=None, user_id=user_id, before_id=None, limit=limit)
             refunds = reads.refunds_of([purchase.id for purchase in bought])
         views = [
@@ -142,7 +142,7 @@ class Console:
             for p in bought
         ]
         ledger = Page(entries[:limit], more=len(entries) > limit)
-        return WalletView(user, wallet, lots, ledger, views)
+        return WalletView(user, wallet, Page(lots[:limit], len(lots) > limit), ledger, views)
 
     def purchases(
         self, status: PurchaseStatus | None, *, before_id: int | None, limit: int
@@ -195,10 +195,6 @@ class Console:
 def _check_reason(reason: str) -> None:
     if not reason.strip() or len(reason) > MAX_OPERATOR_REASON:
         raise InvalidRequest(f"the reason must be 1 to {MAX_OPERATOR_REASON} characters")
-
-
-def _expiry_order(lot: Lot) -> tuple[bool, datetime | None, int]:
-    return (lot.expires_at is None, lot.expires_at, lot.id)
 
 
 def _payment_ids(event: Mapping[str, Any]) -> tuple[str | None, str | None]:

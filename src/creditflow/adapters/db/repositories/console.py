@@ -1,8 +1,8 @@
 """What the operator console reads beyond the API's views, a page at a time, and its replay notes.
 
-Every list is keyset-paged on an index (webhook_events(received_at, id) and (type, received_at,
-id), purchases(status, id), the unclaimed pending grants' id): a page costs the same at 10^4
-events as at 10, and an OFFSET is never used.
+Every list is keyset-paged on an index (webhook_events(received_at, id, status) and (type,
+received_at, id), purchases(status, id), the unclaimed pending grants' id): a page costs the
+same at 10^4 events as at 10, and an OFFSET is never used.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from datetime import datetime
 from sqlalchemy import Connection, func, insert, select, tuple_
 
 from creditflow.adapters.db.repositories.inbox import _delivery
+from creditflow.adapters.db.repositories.lots import _lot
 from creditflow.adapters.db.repositories.pending import _grant
 from creditflow.adapters.db.repositories.purchases import _purchase
 from creditflow.adapters.db.tables import (
+    credit_lots,
     event_replays,
     pending_grants,
     purchases,
@@ -24,6 +26,7 @@ from creditflow.adapters.db.tables import (
     webhook_events,
 )
 from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
+from creditflow.domain.lots import Lot
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchases import Purchase, PurchaseStatus
 
@@ -85,6 +88,17 @@ class ConsoleRepository:
                 tuple_(events.received_at, events.id) < tuple_(after.received_at, after.event_id)
             )
         return [_delivery(row) for row in self._connection.execute(query.limit(limit))]
+
+    def open_lots(self, user_id: str, limit: int) -> list[Lot]:
+        """The first to expire first (never-expiring last): the ones support asks about."""
+        lots = credit_lots.c
+        query = (
+            select(credit_lots)
+            .where(lots.user_id == user_id, lots.remaining > 0)
+            .order_by(lots.expires_at.is_(None), lots.expires_at, lots.id)
+            .limit(limit)
+        )
+        return [_lot(row) for row in self._connection.execute(query)]
 
     def outcomes_since(self, since: datetime) -> dict[DeliveryStatus, int]:
         """Deliveries received from `since` on, counted by their recorded outcome."""

@@ -2,9 +2,10 @@
 
 - event_replays: one row per replay asked for in the console (operator, reason, outcome), so the
   inbox says who acted on an event, next to what the event itself recorded.
-- webhook_events(received_at, id) and (type, received_at, id): the console lists deliveries
-  newest first, optionally of one type, a page at a time (keyset on received_at and id), and
-  counts the last 24 hours; without them each page would sort the whole inbox.
+- webhook_events(received_at, id, status) and (type, received_at, id): the console lists
+  deliveries newest first, optionally of one type, a page at a time (keyset on received_at and
+  id), and counts the last 24 hours by status from the index alone; without them each page
+  would sort the whole inbox, and the count read every payload.
 
 Revision ID: 0005
 Revises: 0004
@@ -25,7 +26,7 @@ depends_on = None
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 INBOX_INDEXES = (
-    ("ix_webhook_events_received_at_id", ["received_at", "id"]),
+    ("ix_webhook_events_received_at_id_status", ["received_at", "id", "status"]),
     ("ix_webhook_events_type_received_at_id", ["type", "received_at", "id"]),
 )
 
