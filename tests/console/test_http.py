@@ -3,13 +3,17 @@ the rate limit on failed logins, escaping, and the grant's and replay's records 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.responses import Response
 
+from creditflow.entrypoints.http.console.session import Session, SessionCookie
 from tests.conftest import ClientFactory
 from tests.console.support import (
+    CONSOLE_SECRET,
     OPERATOR,
     PASSWORD,
     console_settings,
@@ -93,6 +97,28 @@ def test_a_tampered_or_foreign_cookie_is_no_login(console: TestClient) -> None:
     console.cookies.set("creditflow_console", value[:-2] + "xx", path="/console")
 
     assert console.get("/console", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize(("hours_ago", "logged_in"), [(7.9, True), (8.1, False)])
+def test_a_session_ends_eight_hours_after_the_login_however_busy(
+    console: TestClient, hours_ago: float, logged_in: bool
+) -> None:
+    login_time = time.time() - hours_ago * 3600
+    session = Session(csrf="token", operator=OPERATOR, started=login_time)
+    response = Response()
+    SessionCookie(CONSOLE_SECRET).write(response, session, console.get("/console/login").request)
+    console.cookies.clear()
+    console.cookies.set(
+        "creditflow_console", _cookie_value(response.headers["set-cookie"]), path="/console"
+    )
+
+    page = console.get("/console", follow_redirects=False)
+
+    assert page.status_code == (200 if logged_in else 303)
+
+
+def _cookie_value(header: str) -> str:
+    return header.split(";")[0].split("=", 1)[1]
 
 
 def test_an_operator_removed_from_the_file_is_logged_out_at_once(

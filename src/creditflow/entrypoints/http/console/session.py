@@ -1,9 +1,10 @@
 """The console's session cookie, its CSRF token, and the brake on guessing passwords.
 
-The cookie is signed (itsdangerous, keyed by CREDITFLOW_CONSOLE_SECRET), carries a timestamp
-checked against SESSION_SECONDS, and is HttpOnly, SameSite=Strict, scoped to /console, Secure
-over HTTPS. Every visitor gets one, even before logging in, because it carries the CSRF token the
-login form must echo. Failed logins are counted per name and per address in this process.
+The cookie is signed (itsdangerous, keyed by CREDITFLOW_CONSOLE_SECRET) and carries the time of
+the login: SESSION_SECONDS after it the session is over, however busy it was. It is HttpOnly,
+SameSite=Strict, scoped to /console, Secure over HTTPS. Every visitor gets one, even before
+logging in, because it carries the CSRF token the login form must echo. Failed logins are
+counted per name and per address in this process.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ PATH = "/console"
 class Session:
     csrf: str
     operator: str | None = None
+    started: float = 0  # time.time() of the login (or of the first visit)
 
 
 class SessionCookie:
@@ -45,15 +47,18 @@ class SessionCookie:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
             return None
-        operator = data.get("operator")
-        return Session(data["csrf"], operator if isinstance(operator, str) else None)
+        started, operator = data.get("started"), data.get("operator")
+        if not isinstance(started, int | float) or time.time() - started > SESSION_SECONDS:
+            return None
+        return Session(data["csrf"], operator if isinstance(operator, str) else None, started)
 
     def write(self, response: Response, session: Session, request: Request) -> None:
-        value = self._serializer.dumps({"csrf": session.csrf, "operator": session.operator})
+        """Sent again with every page, with the login's time: the expiry never moves."""
+        data = {"csrf": session.csrf, "operator": session.operator, "started": session.started}
         response.set_cookie(
             COOKIE,
-            value,
-            max_age=SESSION_SECONDS,
+            self._serializer.dumps(data),
+            max_age=max(1, int(session.started + SESSION_SECONDS - time.time())),
             path=PATH,
             secure=request.url.scheme == "https",
             httponly=True,
@@ -67,7 +72,7 @@ class SessionCookie:
 
 def new_session(operator: str | None = None) -> Session:
     """A fresh CSRF token too: logging in or out never keeps the token of before."""
-    return Session(secrets.token_urlsafe(32), operator)
+    return Session(secrets.token_urlsafe(32), operator, time.time())
 
 
 def csrf_matches(session: Session | None, sent: object) -> bool:
