@@ -5,7 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: serve test lint bench-webhook bench-profile bench-ceiling bench-spend bench-scale clean
+.PHONY: serve test lint bench-webhook bench-profile bench-ceiling bench-spend bench-scale clean \
+	console-screenshots bench-console
 
 # Serving needs only the runtime dependencies; the dev tools (pytest, mypy, schemathesis,
 # localstripe) are added by the first `make test` or `make lint`.
@@ -59,6 +60,15 @@ bench-spend: $(BIN)/.bench-installed
 # Latency and plans of the hot paths at 10^3, 10^5 and 10^6 ledger entries on PostgreSQL.
 bench-scale: $(BIN)/.bench-installed
 	$(BIN)/python -m bench.scale.run $(BENCH_ARGS)
+
+# The console's pictures in docs/console/, taken by its browser tests (SQLite runs only).
+console-screenshots: $(BIN)/.installed
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console $(BIN)/pytest -n 0 -q \
+		tests/console/test_browser.py -k sqlite
+
+# Server time of every console page with 10^4 events and 10^5 ledger entries (docs/console.md).
+bench-console: $(BIN)/.installed
+	$(BIN)/python -m bench.console $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

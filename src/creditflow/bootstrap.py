@@ -16,6 +16,7 @@ from creditflow.adapters.stripe.gateway import StripeGateway
 from creditflow.services.audit import AuditService
 from creditflow.services.checkout import CheckoutService
 from creditflow.services.clock import Clock, utc_now
+from creditflow.services.console import Console
 from creditflow.services.deliveries import DeliveryService
 from creditflow.services.expiry import ExpiryService
 from creditflow.services.observer import NO_OBSERVER, Observer
@@ -39,6 +40,7 @@ class Container:
     audit: AuditService
     queries: Queries
     reconciler: Reconciler | None  # None without STRIPE_SECRET_KEY: nothing to ask
+    console: Console  # the operator console's views and actions (/console)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -59,6 +61,8 @@ def build_container(
         settings.refund_policy,
         observer,
     )
+    queries = Queries(uow_factory)
+    wallets = WalletOperations(uow_factory, clock, observer)
     return Container(
         settings=settings,
         engine=engine,
@@ -66,13 +70,14 @@ def build_container(
         deliveries=deliveries,
         checkout=CheckoutService(uow_factory, catalog, gateway, deliveries, clock),
         users=UserService(uow_factory, clock),
-        wallets=WalletOperations(uow_factory, clock, observer),
+        wallets=wallets,
         expiry=ExpiryService(uow_factory, clock),
         audit=AuditService(uow_factory),
-        queries=Queries(uow_factory),
+        queries=queries,
         reconciler=None
         if gateway is None
         else Reconciler(gateway, deliveries, uow_factory, clock, HANDLED_EVENT_TYPES),
+        console=Console(uow_factory, clock, queries, deliveries, wallets),
     )
 
 

@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     log_format: LogFormat = Field(
         LogFormat.JSON, validation_alias=AliasChoices("CREDITFLOW_LOG_FORMAT")
     )
+    # The operator console (/console): off until both are set (see the README).
+    console_users: Path | None = Field(
+        None, validation_alias=AliasChoices("CREDITFLOW_CONSOLE_USERS")
+    )
+    console_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("CREDITFLOW_CONSOLE_SECRET")
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=AliasChoices("CREDITFLOW_LOG_LEVEL")
     )
@@ -83,7 +90,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "stripe_secret_key", "api_key", "metrics_key", "stripe_api_base", mode="before"
+        "stripe_secret_key",
+        "api_key",
+        "metrics_key",
+        "stripe_api_base",
+        "console_secret",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -103,7 +115,7 @@ class Settings(BaseSettings):
     def _format_in_any_case(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("catalog_path", mode="before")
+    @field_validator("catalog_path", "console_users", mode="before")
     @classmethod
     def _blank_path_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

@@ -18,8 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from creditflow.bootstrap import build_container
+from creditflow.entrypoints.cli import app
 from creditflow.settings import Settings
 from tests.cli.support import RunningServer, cli, cli_json, serve
 from tests.fakes.stripe_api import FakeStripeApi
@@ -82,6 +84,8 @@ def test_serve_with_nothing_configured_writes_a_private_env_and_names_what_and_w
     assert [line.split("=")[0] for line in values] == [
         "STRIPE_WEBHOOK_SECRET",
         "CREDITFLOW_API_KEY",
+        "CREDITFLOW_CONSOLE_SECRET",
+        "CREDITFLOW_CONSOLE_USERS",
     ]
     assert values[0].startswith("STRIPE_WEBHOOK_SECRET=whsec_")
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
@@ -92,6 +96,20 @@ def test_serve_with_nothing_configured_writes_a_private_env_and_names_what_and_w
         assert secret not in output  # never the value: terminals get recorded and shared
     assert "warning" not in output  # both values are set now
     assert (here.workdir / "creditflow.db").exists()
+
+
+def test_the_console_is_off_until_add_user_writes_an_operator_then_it_asks_for_a_login(
+    here: RunningServer,
+) -> None:
+    before = httpx.get(f"{here.url}/console/login", timeout=30)
+    added = CliRunner().invoke(
+        app, ["console", "add-user", unique("op"), "--password-stdin"], input="walk-through pass\n"
+    )
+    after = httpx.get(f"{here.url}/console/login", timeout=30)
+
+    assert (before.status_code, "console is off" in before.text) == (404, True)
+    assert added.exit_code == 0, added.stdout
+    assert (after.status_code, "Operator name" in after.text) == (200, True)
 
 
 def test_verify_passes_against_the_freshly_started_server(here: RunningServer) -> None:

@@ -195,7 +195,23 @@ webhook_events = Table(
     Column("delivery_count", Integer, nullable=False),
     Column("received_at", UtcDateTime(), nullable=False),
     Column("processed_at", UtcDateTime(), nullable=True),
-    # Listing pages newest first by (received_at, id), filtered by status or not (0005).
+    # Listing pages newest first by (received_at, id), filtered by status or not (0005); the
+    # console's pages of one type, and its 24-hour counts by status from the index alone (0006).
     Index("ix_webhook_events_status_received_at_id", "status", "received_at", "id"),
-    Index("ix_webhook_events_received_at_id", "received_at", "id"),
+    Index("ix_webhook_events_received_at_id_status", "received_at", "id", "status"),
+    Index("ix_webhook_events_type_received_at_id", "type", "received_at", "id"),
+)
+
+# The operator console: each replay an operator asked for, with why and what came of it.
+event_replays = Table(
+    "event_replays",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(255), ForeignKey("webhook_events.id"), nullable=False),
+    Column("operator", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("replayed_at", UtcDateTime(), nullable=False),
+    Index("ix_event_replays_event_id_id", "event_id", "id"),
 )

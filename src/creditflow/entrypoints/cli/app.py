@@ -18,6 +18,7 @@ import typer
 
 from creditflow.entrypoints.cli import (
     audit,
+    console,
     doctor,
     operations,
     reconcile,
@@ -63,6 +64,9 @@ app.command(rich_help_panel="Testing")(reporting(stripe_test.trigger))
 app.command(rich_help_panel="Testing")(reporting(verify.verify))
 app.add_typer(users, name="users", rich_help_panel="Records")
 users.command("add")(reporting(records.users_add))
+console_commands = typer.Typer(help="The operator console (/console).", no_args_is_help=True)
+app.add_typer(console_commands, name="console", rich_help_panel="Operations")
+console_commands.command("add-user")(reporting(console.add_user))
 for record_command in (
     records.wallet,
     records.ledger,

@@ -38,6 +38,9 @@ def write_local_secrets() -> tuple[Path, list[str]]:
     lines = [
         f"STRIPE_WEBHOOK_SECRET=whsec_local_{secrets.token_hex(24)}",
         f"CREDITFLOW_API_KEY=cf_local_{secrets.token_urlsafe(32)}",
+        # The operator console: on once `creditflow console add-user NAME` writes the file.
+        f"CREDITFLOW_CONSOLE_SECRET={secrets.token_urlsafe(32)}",
+        "CREDITFLOW_CONSOLE_USERS=console-users",
     ]
     text = (
         "# Written by `creditflow serve` for local development on the embedded database.\n"

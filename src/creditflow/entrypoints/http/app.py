@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from creditflow import __version__
 from creditflow.bootstrap import Container, build_container
 from creditflow.entrypoints.http import api, checkout
+from creditflow.entrypoints.http.console import console_router
 from creditflow.entrypoints.http.docs import install_docs
 from creditflow.entrypoints.http.errors import error_body, error_responses, install_error_handlers
 from creditflow.entrypoints.http.metrics import Metrics, metrics_router
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.include_router(metrics_router())
     app.include_router(checkout.router)
     install_docs(app)
+    app.include_router(console_router(container))
     app.add_api_route(
         "/healthz",
         healthz,

@@ -1,0 +1,177 @@
+"""What the operator console reads beyond the API's views, a page at a time, and its replay notes.
+
+Every list is keyset-paged on an index (webhook_events(received_at, id, status) and (type,
+received_at, id), purchases(status, id), the unclaimed pending grants' id): a page costs the
+same at 10^4 events as at 10, and an OFFSET is never used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, func, insert, select, tuple_
+
+from creditflow.adapters.db.repositories.inbox import _delivery
+from creditflow.adapters.db.repositories.lots import _lot
+from creditflow.adapters.db.repositories.pending import _grant
+from creditflow.adapters.db.repositories.purchases import _purchase
+from creditflow.adapters.db.tables import (
+    credit_lots,
+    event_replays,
+    pending_grants,
+    purchases,
+    refunds,
+    webhook_events,
+)
+from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
+from creditflow.domain.lots import Lot
+from creditflow.domain.pending import PendingGrant
+from creditflow.domain.purchases import Purchase, PurchaseStatus
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    status: DeliveryStatus | None = None
+    type: str | None = None
+    received_from: datetime | None = None  # inclusive
+    received_before: datetime | None = None  # exclusive
+
+
+@dataclass(frozen=True)
+class InboxCursor:
+    """Where the next page starts: strictly older than this delivery."""
+
+    received_at: datetime
+    event_id: str
+
+
+@dataclass(frozen=True)
+class Refund:
+    id: str
+    purchase_id: int
+    amount: int
+    status: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ReplayNote:
+    operator: str
+    reason: str
+    outcome: DeliveryStatus
+    error: str | None
+    replayed_at: datetime
+
+
+class ConsoleRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def inbox_page(
+        self, where: InboxFilter, after: InboxCursor | None, limit: int
+    ) -> list[StoredDelivery]:
+        """Newest first; the order is the index's, read backwards, so nothing is sorted."""
+        events = webhook_events.c
+        query = select(webhook_events).order_by(events.received_at.desc(), events.id.desc())
+        if where.status is not None:
+            query = query.where(events.status == where.status.value)
+        if where.type is not None:
+            query = query.where(events.type == where.type)
+        if where.received_from is not None:
+            query = query.where(events.received_at >= where.received_from)
+        if where.received_before is not None:
+            query = query.where(events.received_at < where.received_before)
+        if after is not None:
+            query = query.where(
+                tuple_(events.received_at, events.id) < tuple_(after.received_at, after.event_id)
+            )
+        return [_delivery(row) for row in self._connection.execute(query.limit(limit))]
+
+    def open_lots(self, user_id: str, limit: int) -> list[Lot]:
+        """The first to expire first (never-expiring last): the ones support asks about."""
+        lots = credit_lots.c
+        query = (
+            select(credit_lots)
+            .where(lots.user_id == user_id, lots.remaining > 0)
+            .order_by(lots.expires_at.is_(None), lots.expires_at, lots.id)
+            .limit(limit)
+        )
+        return [_lot(row) for row in self._connection.execute(query)]
+
+    def outcomes_since(self, since: datetime) -> dict[DeliveryStatus, int]:
+        """Deliveries received from `since` on, counted by their recorded outcome."""
+        status = webhook_events.c.status
+        rows = self._connection.execute(
+            select(status, func.count())
+            .where(webhook_events.c.received_at >= since)
+            .group_by(status)
+        )
+        return {DeliveryStatus(name): int(count) for name, count in rows}
+
+    def purchases_page(
+        self,
+        *,
+        status: PurchaseStatus | None,
+        user_id: str | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[Purchase]:
+        query = select(purchases).order_by(purchases.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(purchases.c.status == status.value)
+        if user_id is not None:
+            query = query.where(purchases.c.user_id == user_id)
+        if before_id is not None:
+            query = query.where(purchases.c.id < before_id)
+        return [_purchase(row) for row in self._connection.execute(query)]
+
+    def refunds_of(self, purchase_ids: Sequence[int]) -> list[Refund]:
+        if not purchase_ids:
+            return []
+        query = (
+            select(refunds.c.id, refunds.c.purchase_id, refunds.c.amount, refunds.c.status)
+            .add_columns(refunds.c.updated_at)
+            .where(refunds.c.purchase_id.in_(purchase_ids))
+            .order_by(refunds.c.updated_at)
+        )
+        return [Refund(**row._mapping) for row in self._connection.execute(query)]
+
+    def unclaimed_page(self, *, after_id: int | None, limit: int) -> list[PendingGrant]:
+        """Oldest first: the grant waiting longest is the one to chase."""
+        query = (
+            select(pending_grants)
+            .where(pending_grants.c.claimed_at.is_(None))
+            .order_by(pending_grants.c.id)
+            .limit(limit)
+        )
+        if after_id is not None:
+            query = query.where(pending_grants.c.id > after_id)
+        return [_grant(row) for row in self._connection.execute(query)]
+
+    def add_replay_note(self, event_id: str, note: ReplayNote) -> None:
+        self._connection.execute(
+            insert(event_replays).values(
+                event_id=event_id,
+                operator=note.operator,
+                reason=note.reason,
+                outcome=note.outcome.value,
+                error=note.error,
+                replayed_at=note.replayed_at,
+            )
+        )
+
+    def replay_notes(self, event_id: str) -> list[ReplayNote]:
+        """Newest first (the (event_id, id) index)."""
+        query = (
+            select(event_replays)
+            .where(event_replays.c.event_id == event_id)
+            .order_by(event_replays.c.id.desc())
+        )
+        return [
+            ReplayNote(
+                row.operator, row.reason, DeliveryStatus(row.outcome), row.error, row.replayed_at
+            )
+            for row in self._connection.execute(query)
+        ]

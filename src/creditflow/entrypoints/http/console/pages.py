@@ -1,0 +1,201 @@
+"""The console's pages: overview, inbox and an event, wallets and a wallet, pending grants,
+purchases; and its two actions, a replay and a grant, each a POST answered by a redirect."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from creditflow.adapters.db.repositories.console import InboxCursor, InboxFilter
+from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.domain.purchases import PurchaseStatus
+from creditflow.entrypoints.http.console.findings import FindingsCache
+from creditflow.entrypoints.http.console.web import ConsoleWeb, error_page, see_other
+from creditflow.errors import CreditflowError, InvalidRequest
+from creditflow.services.console import Console
+
+PAGE_SIZE = 50
+Text = Annotated[str, Query(max_length=255)]
+EventId = Annotated[str, Path(max_length=255)]
+CURSOR_SEPARATOR = "~"
+
+
+def add_routes(router: APIRouter, web: ConsoleWeb) -> None:
+    console: Console = web.container.console
+    findings = FindingsCache(web.container)
+
+    def overview(request: Request, recheck: bool = False) -> Response:
+        _operator, session = web.operator(request)
+        context = {"overview": console.overview(), "findings": findings.get(fresh=recheck)}
+        return web.render(request, "overview.html", context, session=session)
+
+    def inbox(
+        request: Request,
+        status: DeliveryStatus | None = None,
+        type: Text = "",
+        received_from: Annotated[date | None, Query(alias="from")] = None,
+        received_to: Annotated[date | None, Query(alias="to")] = None,
+        after: Text = "",
+    ) -> Response:
+        _operator, session = web.operator(request)
+        where = InboxFilter(
+            status=status,
+            type=type.strip() or None,
+            received_from=_midnight(received_from),
+            received_before=_midnight(received_to, days=1),
+        )
+        try:
+            page = console.inbox(where, _cursor(after), PAGE_SIZE)
+        except InvalidRequest as exc:
+            return error_page(web, request, exc)
+        last = page.items[-1] if page.more else None
+        filters = {
+            "status": status.value if status else "",
+            "type": type,
+            "from": received_from.isoformat() if received_from else "",
+            "to": received_to.isoformat() if received_to else "",
+        }
+        context = {
+            "page": page,
+            "filters": filters,
+            "statuses": list(DeliveryStatus),
+            "next_after": None
+            if last is None
+            else f"{last.received_at.isoformat()}{CURSOR_SEPARATOR}{last.id}",
+        }
+        return web.render(request, "inbox.html", context, session=session)
+
+    def event(request: Request, event_id: EventId, replayed: str = "") -> Response:
+        _operator, session = web.operator(request)
+        try:
+            view = console.event(event_id)
+        except CreditflowError as exc:
+            return error_page(web, request, exc)
+        context = {"view": view, "replayed": replayed}
+        return web.render(request, "event.html", context, session=session)
+
+    async def replay(request: Request, event_id: EventId) -> Response:
+        operator, fields = await web.form(request)
+        try:
+            result = await run_in_threadpool(
+                console.replay, operator, event_id, fields.get("reason", "")
+            )
+        except CreditflowError as exc:
+            return error_page(web, request, exc)
+        return see_other(f"/console/events/{event_id}?replayed={result.status.value}")
+
+    def wallets(request: Request, q: Text = "") -> Response:
+        _operator, session = web.operator(request)
+        found = console.find_wallet(q) if q.strip() else None
+        if found is not None:
+            return see_other(f"/console/wallet?{_query(user=found)}")
+        return web.render(request, "wallets.html", {"q": q}, session=session)
+
+    def wallet(
+        request: Request,
+        user: Text,
+        before: Annotated[int | None, Query(ge=1)] = None,
+        granted: str = "",
+    ) -> Response:
+        _operator, session = web.operator(request)
+        try:
+            view = console.wallet(user, before_id=before, limit=PAGE_SIZE)
+        except CreditflowError as exc:
+            return error_page(web, request, exc)
+        context = {"view": view, "granted": granted, "form_key": secrets.token_urlsafe(16)}
+        return web.render(request, "wallet.html", context, session=session)
+
+    async def grant(request: Request) -> Response:
+        operator, fields = await web.form(request)
+        user = fields.get("user", "")
+        try:
+            change = await run_in_threadpool(
+                lambda: console.grant(
+                    operator,
+                    user,
+                    _credits(fields.get("credits", "")),
+                    form_key=fields.get("form_key", ""),
+                    reason=fields.get("reason", ""),
+                    expires_at=_expiry(fields.get("expires_at", "")),
+                )
+            )
+        except CreditflowError as exc:
+            return error_page(web, request, exc)
+        outcome = "again" if change.replayed else str(change.entry.delta)
+        return see_other(f"/console/wallet?{_query(user=user, granted=outcome)}")
+
+    def pending(request: Request, after: Annotated[int | None, Query(ge=1)] = None) -> Response:
+        _operator, session = web.operator(request)
+        page = console.pending_grants(after_id=after, limit=PAGE_SIZE)
+        context = {"page": page, "next_after": page.items[-1].id if page.more else None}
+        return web.render(request, "pending.html", context, session=session)
+
+    def purchases(
+        request: Request,
+        status: PurchaseStatus | None = None,
+        before: Annotated[int | None, Query(ge=1)] = None,
+    ) -> Response:
+        _operator, session = web.operator(request)
+        page = console.purchases(status, before_id=before, limit=PAGE_SIZE)
+        context = {
+            "page": page,
+            "status": status.value if status else "",
+            "statuses": list(PurchaseStatus),
+            "next_before": page.items[-1].id if page.more else None,
+        }
+        return web.render(request, "purchases.html", context, session=session)
+
+    router.add_api_route("", overview, methods=["GET"])
+    router.add_api_route("/inbox", inbox, methods=["GET"])
+    router.add_api_route("/events/{event_id}", event, methods=["GET"])
+    router.add_api_route("/events/{event_id}/replay", replay, methods=["POST"])
+    router.add_api_route("/wallets", wallets, methods=["GET"])
+    router.add_api_route("/wallet", wallet, methods=["GET"])
+    router.add_api_route("/wallet/grants", grant, methods=["POST"])
+    router.add_api_route("/pending", pending, methods=["GET"])
+    router.add_api_route("/purchases", purchases, methods=["GET"])
+
+
+def _midnight(day: date | None, *, days: int = 0) -> datetime | None:
+    if day is None:
+        return None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=days)
+
+
+def _cursor(text: str) -> InboxCursor | None:
+    if not text:
+        return None
+    stamp, separator, event_id = text.partition(CURSOR_SEPARATOR)
+    try:
+        received_at = datetime.fromisoformat(stamp)
+    except ValueError:
+        received_at = None
+    if not separator or not event_id or received_at is None or received_at.tzinfo is None:
+        raise InvalidRequest("that page link is damaged: start again from the first page")
+    return InboxCursor(received_at, event_id)
+
+
+def _credits(text: str) -> int:
+    if not text.strip().isdecimal():
+        raise InvalidRequest("credits must be a positive whole number")
+    return int(text.strip())
+
+
+def _expiry(text: str) -> datetime | None:
+    """The form's `datetime-local`, read as UTC (the label says so)."""
+    if not text.strip():
+        return None
+    try:
+        return datetime.fromisoformat(text.strip()).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidRequest("the expiry must be a date and time, e.g. 2027-01-31T00:00") from exc
+
+
+def _query(**values: str) -> str:
+    return urlencode(values)

@@ -1,0 +1,217 @@
+"""The operator console's use cases: what it shows, and its two actions, each naming who and why.
+
+The actions go through the same services as the API and the CLI: a grant is
+`WalletOperations.grant` (idempotent by the key the form carried), a replay is
+`DeliveryService.replay` (the path of `creditflow replay`, which never grants twice). The console
+adds who did it: the operator's name goes into the grant's reason and reference, and every
+replay leaves a note on the event (event_replays) with the operator, the reason and the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from creditflow.adapters.db.repositories.console import (
+    ConsoleRepository,
+    InboxCursor,
+    InboxFilter,
+    Refund,
+    ReplayNote,
+)
+from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
+from creditflow.domain.buyers import normalize_email
+from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
+from creditflow.domain.ledger import LedgerEntry
+from creditflow.domain.lots import Lot
+from creditflow.domain.pending import PendingGrant
+from creditflow.domain.purchases import Purchase, PurchaseStatus
+from creditflow.domain.users import User, Wallet
+from creditflow.errors import InvalidRequest
+from creditflow.services.clock import Clock
+from creditflow.services.deliveries import DeliveryResult, DeliveryService
+from creditflow.services.queries import Backlog, Queries
+from creditflow.services.wallet_operations import WalletChange, WalletOperations
+
+MAX_OPERATOR_REASON = 300  # leaves room in the ledger's 500 for the operator's name
+RECENT = timedelta(hours=24)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Overview:
+    backlog: Backlog
+    outcomes: dict[DeliveryStatus, int]  # received in the last 24 h, every status present
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    more: bool  # another page follows; its cursor comes from the last item
+
+
+@dataclass(frozen=True)
+class PurchaseView:
+    purchase: Purchase
+    refunds: list[Refund]
+
+
+@dataclass(frozen=True)
+class WalletView:
+    user: User
+    wallet: Wallet
+    lots: Page[Lot]  # the first to expire; `more` when there are others
+    ledger: Page[LedgerEntry]
+    purchases: list[PurchaseView]
+
+
+@dataclass(frozen=True)
+class EventView:
+    delivery: StoredDelivery
+    payload: str  # pretty-printed
+    purchase: Purchase | None
+    replays: list[ReplayNote]
+
+
+class Console:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        queries: Queries,
+        deliveries: DeliveryService,
+        wallets: WalletOperations,
+    ) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+        self._queries = queries
+        self._deliveries = deliveries
+        self._wallets = wallets
+
+    def overview(self) -> Overview:
+        since = self._clock() - RECENT
+        with self._uow() as uow:
+            counted = ConsoleRepository(uow.connection).outcomes_since(since)
+        outcomes = {status: counted.get(status, 0) for status in DeliveryStatus}
+        return Overview(self._queries.backlog(), outcomes)
+
+    def inbox(
+        self, where: InboxFilter, after: InboxCursor | None, limit: int
+    ) -> Page[StoredDelivery]:
+        with self._uow() as uow:
+            found = ConsoleRepository(uow.connection).inbox_page(where, after, limit + 1)
+        return Page(found[:limit], more=len(found) > limit)
+
+    def event(self, event_id: str) -> EventView:
+        delivery = self._queries.event(event_id)
+        payload = json.loads(delivery.payload)
+        session_id, intent_id = _payment_ids(payload)
+        with self._uow() as uow:
+            purchase = None
+            if session_id or intent_id:
+                purchase = uow.purchases.find(session_id, intent_id)
+            replays = ConsoleRepository(uow.connection).replay_notes(event_id)
+        pretty = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False)
+        return EventView(delivery, pretty, purchase, replays)
+
+    def find_wallet(self, text: str) -> str | None:
+        """The user id for a user id or an e-mail (matched as registration matches it)."""
+        text = text.strip()
+        if not text:
+            return None
+        with self._uow() as uow:
+            if uow.users.get(text) is not None:
+                return text
+            email_key = normalize_email(text)
+            user = uow.users.find_by_email(email_key) if email_key else None
+        return None if user is None else user.id
+
+    def wallet(self, user_id: str, *, before_id: int | None, limit: int) -> WalletView:
+        user, wallet = self._queries.user(user_id)
+        entries = self._queries.ledger(user_id, limit=limit + 1, before_id=before_id)
+        with self._uow() as uow:
+            reads = ConsoleRepository(uow.connection)
+            lots = reads.open_lots(user_id, limit + 1)
+            bought = reads.purchases_page(status=None, user_id=user_id, before_id=None, limit=limit)
+            refunds = reads.refunds_of([purchase.id for purchase in bought])
+        views = [
+            PurchaseView(p, [refund for refund in refunds if refund.purchase_id == p.id])
+            for p in bought
+        ]
+        ledger = Page(entries[:limit], more=len(entries) > limit)
+        return WalletView(user, wallet, Page(lots[:limit], len(lots) > limit), ledger, views)
+
+    def purchases(
+        self, status: PurchaseStatus | None, *, before_id: int | None, limit: int
+    ) -> Page[Purchase]:
+        with self._uow() as uow:
+            found = ConsoleRepository(uow.connection).purchases_page(
+                status=status, user_id=None, before_id=before_id, limit=limit + 1
+            )
+        return Page(found[:limit], more=len(found) > limit)
+
+    def pending_grants(self, *, after_id: int | None, limit: int) -> Page[PendingGrant]:
+        with self._uow() as uow:
+            found = ConsoleRepository(uow.connection).unclaimed_page(
+                after_id=after_id, limit=limit + 1
+            )
+        return Page(found[:limit], more=len(found) > limit)
+
+    def grant(
+        self,
+        operator: str,
+        user_id: str,
+        credits: int,
+        *,
+        form_key: str,
+        reason: str,
+        expires_at: datetime | None,
+    ) -> WalletChange:
+        """Credits by hand. `form_key` was minted when the form was shown: the same form sent
+        twice is one request, so the second finds the first grant and changes nothing."""
+        _check_reason(reason)
+        return self._wallets.grant(
+            user_id,
+            credits,
+            f"console:{operator}:{form_key}",
+            f"{reason.strip()} (granted by {operator} in the console)",
+            expires_at,
+        )
+
+    def replay(self, operator: str, event_id: str, reason: str) -> DeliveryResult:
+        """`creditflow replay`, then a note of who asked and why, beside what came of it."""
+        _check_reason(reason)
+        result = self._deliveries.replay(event_id)
+        note = ReplayNote(operator, reason.strip(), result.status, result.error, self._clock())
+        with self._uow() as uow:
+            ConsoleRepository(uow.connection).add_replay_note(event_id, note)
+            uow.commit()
+        return result
+
+
+def _check_reason(reason: str) -> None:
+    if not reason.strip() or len(reason) > MAX_OPERATOR_REASON:
+        raise InvalidRequest(f"the reason must be 1 to {MAX_OPERATOR_REASON} characters")
+
+
+def _payment_ids(event: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The Checkout Session and PaymentIntent an event names, whatever object it carries."""
+    data = event.get("data")
+    found = data.get("object") if isinstance(data, Mapping) else None
+    if not isinstance(found, Mapping):
+        return None, None
+    kind, object_id = found.get("object"), _text(found.get("id"))
+    intent = found.get("payment_intent")
+    intent_id = _text(intent.get("id") if isinstance(intent, Mapping) else intent)
+    if kind == "checkout.session":
+        return object_id, intent_id
+    if kind == "payment_intent":
+        return None, object_id
+    return None, intent_id
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
