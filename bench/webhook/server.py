@@ -22,9 +22,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def creditflow_command(port: int, workers: int) -> list[str]:
+    return [*creditflow_as_started(port, workers), "--workers", str(workers)]
+
+
+def creditflow_as_started(port: int, _workers: int) -> list[str]:
+    """`creditflow serve` with no more than its address: as many workers as its default."""
     return [
-        *(sys.executable, "-m", "creditflow.entrypoints.cli", "serve"),
-        *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+        *(str(Path(sys.executable).with_name("creditflow")), "serve"),
+        *("--host", "127.0.0.1", "--port", str(port)),
     ]
 
 
@@ -44,6 +49,8 @@ def factory_command(factory: str) -> Callable[[int, int], list[str]]:
 # What a benchmark may serve, by name: creditflow itself, or an app of bench/ beside it.
 COMMANDS: dict[str, Callable[[int, int], list[str]]] = {
     "creditflow": creditflow_command,
+    "creditflow-as-started": creditflow_as_started,
+    "peer": factory_command("bench.peer.app:create_app"),
     "bare": factory_command("bench.bare_asgi:create_app"),
     "one-statement": factory_command("bench.ceiling.apps:one_statement_app"),
     "creditflow-one-statement": factory_command("bench.ceiling.apps:creditflow_one_statement_app"),
