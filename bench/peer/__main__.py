@@ -39,7 +39,9 @@ def parse(argv: list[str]) -> tuple[Config, list[str]]:
     parser.add_argument("--wrk-threads", type=int, default=1, help="as ../shared/peers' scripts")
     parser.add_argument("--scenarios", default="webhook,spend")
     parser.add_argument("--body", default="compact", choices=BODIES, help="as ../shared/peers'")
-    parser.add_argument("--log-level", default="WARNING", help="creditflow's; the peer logs none")
+    parser.add_argument(
+        "--log-level", default="INFO", help="creditflow's (its default; the peer logs none)"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     config = Config(

@@ -32,7 +32,9 @@ def register_webhook_users(conninfo: str, count: int) -> None:
     rows = [(user_id(number), user_email(number)) for number in range(count)]
     with psycopg.connect(conninfo) as connection, connection.cursor() as cursor:
         cursor.executemany("INSERT INTO peer_users (id, email) VALUES (%s, %s)", rows)
-        cursor.execute("INSERT INTO peer_wallets (user_id) SELECT id FROM peer_users")
+        cursor.executemany(
+            "INSERT INTO peer_wallets (user_id) VALUES (%s)", [(u,) for u, _ in rows]
+        )
 
 
 def fund_spend_users(conninfo: str, count: int, funding: int) -> None:
@@ -44,5 +46,7 @@ def fund_spend_users(conninfo: str, count: int, funding: int) -> None:
             (count,),
         )
         connection.execute(
-            "INSERT INTO peer_wallets (user_id, credits) SELECT id, %s FROM peer_users", (funding,)
+            "INSERT INTO peer_wallets (user_id, credits) "
+            "SELECT 'u' || g, %s FROM generate_series(1, %s) g",
+            (funding, count),
         )
