@@ -145,8 +145,17 @@ def plot(summary: dict[str, Any], path: Path) -> None:
             label = f"{scenario}: {side}"
             rates.plot(x, [p["rate"] for p in points], style, label=label)
             p99s.plot(x, [p["p99_ms"] for p in points], style, label=label)
+    connections = sorted(
+        {
+            p["connections"]
+            for sides in summary["series"].values()
+            for s in sides.values()
+            for p in s
+        }
+    )
     for axes, name in ((rates, "per second"), (p99s, "p99 latency, ms")):
         axes.set_xscale("log", base=2)
+        axes.set_xticks(connections, [str(c) for c in connections])
         axes.set_xlabel("concurrent connections (wrk)")
         axes.set_ylabel(name)
         axes.grid(True, alpha=0.3)
