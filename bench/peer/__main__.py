@@ -22,6 +22,7 @@ from pathlib import Path
 from bench.machine import machine
 from bench.peer import report
 from bench.peer.sides import PEER, Side, spends, webhook
+from bench.webhook import runner
 from bench.webhook.checks import CorrectnessError
 from bench.webhook.config import RESULTS, Config
 from bench.webhook.payments import BODIES
@@ -31,6 +32,8 @@ from creditflow.entrypoints.cli.server import serve
 
 
 def parse(argv: list[str]) -> tuple[Config, list[str]]:
+    """The configuration (limits: whether to measure the webhook's two limits too) and the
+    scenarios."""
     parser = argparse.ArgumentParser(prog="python -m bench.peer", description=__doc__)
     parser.add_argument("--connections", default="16", help="e.g. 1,4,16,64 for the plot")
     parser.add_argument("--seconds", type=float, default=10.0, help="per point")
@@ -43,6 +46,11 @@ def parse(argv: list[str]) -> tuple[Config, list[str]]:
         "--log-level", default="INFO", help="creditflow's (its default; the peer logs none)"
     )
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--limits",
+        action="store_true",
+        help="webhook: also the bare endpoint (1 worker) and pgbench on creditflow's SQL",
+    )
     args = parser.parse_args(argv)
     config = Config(
         connections=tuple(int(c) for c in args.connections.split(",")),
@@ -54,6 +62,8 @@ def parse(argv: list[str]) -> tuple[Config, list[str]]:
         results=args.results,
         log_level=args.log_level,
         body=args.body,
+        limits=args.limits,
+        postgres_workers=1,
     )
     return config, [s for s in args.scenarios.split(",") if s]
 
@@ -71,6 +81,16 @@ def creditflow_sides() -> list[Side]:
     if default != 1:
         sides.append(Side("creditflow, 1 worker", "creditflow", 1))
     return sides
+
+
+def limits(config: Config, workdir: Path, rng: random.Random) -> dict[str, list[Point]]:
+    """What the webhook sits under (issue 16): uvicorn and the signature check alone, 1 worker,
+    same load; PostgreSQL running the SQL one creditflow fulfilment sends, under pgbench."""
+    print("webhook: the limits", flush=True)
+    return {
+        report.HTTP_LIMIT: runner.http_limit(config, workdir, rng),
+        report.DB_LIMIT: runner.database_limit(config, workdir)[0],
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -94,6 +114,8 @@ def main(argv: list[str]) -> int:
                     else:
                         points = spends(side, config, Path(tmp))
                     series[scenario][side.label] = points
+                if scenario == "webhook" and config.limits:
+                    series[scenario] |= limits(config, Path(tmp), rng)
         except CorrectnessError as exc:
             print(f"CORRECTNESS CHECK FAILED: {exc}", file=sys.stderr)
             return 1
