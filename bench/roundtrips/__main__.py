@@ -17,6 +17,7 @@ from pathlib import Path
 from bench.machine import machine
 from bench.roundtrips.cpu import TARGET_MS, CpuPerDelivery, measure_cpu
 from bench.roundtrips.operations import Count, count_round_trips
+from bench.roundtrips.peer import count_peer_round_trips
 from bench.webhook.config import RESULTS
 
 
@@ -34,6 +35,9 @@ def main(argv: list[str]) -> int:
 
     counts = count_round_trips(args.rounds)
     print(round_trips_table(counts))
+    peer = count_peer_round_trips(args.rounds)
+    print("\nthe one-function peer (bench/peer), for comparison:")
+    print(round_trips_table(peer, targets=False))
     cpu = None if args.no_cpu else measure_cpu(args.deliveries, args.profile)
     if cpu is not None:
         print(
@@ -42,7 +46,7 @@ def main(argv: list[str]) -> int:
             f" parse {cpu.verify_ms:.2f} ms; wall {cpu.wall_ms:.2f} ms; {cpu.deliveries} deliveries"
         )
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(_summary(counts, cpu), indent=2) + "\n")
+    args.results.write_text(json.dumps(_summary(counts, peer, cpu), indent=2) + "\n")
     print(f"wrote {args.results}")
     failed = [c.operation.name for c in counts if c.over_target]
     if failed:
@@ -53,12 +57,14 @@ def main(argv: list[str]) -> int:
     return 1 if failed else 0
 
 
-def round_trips_table(counts: list[Count]) -> str:
+def round_trips_table(counts: list[Count], targets: bool = True) -> str:
     lines = ["| operation | round trips | target | met |", "|---|--:|--:|---|"]
     for count in counts:
         target = count.operation.target
         rounds = sorted(set(count.rounds))
         shown = str(count.most) if len(rounds) == 1 else f"{rounds[0]}-{count.most}"
+        if not targets:
+            target = None
         met = "" if target is None else ("no" if count.over_target else "yes")
         lines.append(f"| {count.operation.name} | {shown} | {target or '-'} | {met} |")
     for count in counts:
@@ -69,22 +75,29 @@ def round_trips_table(counts: list[Count]) -> str:
     return "\n".join(lines)
 
 
-def _summary(counts: list[Count], cpu: CpuPerDelivery | None) -> dict[str, object]:
+def _summary(
+    counts: list[Count], peer: list[Count], cpu: CpuPerDelivery | None
+) -> dict[str, object]:
     return {
         "machine": machine(),
-        "round_trips": [
-            {
-                "operation": c.operation.name,
-                "what": c.operation.what,
-                "target": c.operation.target,
-                "rounds": c.rounds,
-                "connections_opened": c.connections_opened,
-                "trips": [str(trip) for trip in c.trips],
-            }
-            for c in counts
-        ],
+        "round_trips": _counts_json(counts),
+        "peer_round_trips": _counts_json(peer),
         "service_cpu": None if cpu is None else {**asdict(cpu), "target_ms": TARGET_MS},
     }
+
+
+def _counts_json(counts: list[Count]) -> list[dict[str, object]]:
+    return [
+        {
+            "operation": c.operation.name,
+            "what": c.operation.what,
+            "target": c.operation.target,
+            "rounds": c.rounds,
+            "connections_opened": c.connections_opened,
+            "trips": [str(trip) for trip in c.trips],
+        }
+        for c in counts
+    ]
 
 
 if __name__ == "__main__":

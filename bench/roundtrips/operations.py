@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
+from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
@@ -80,8 +81,8 @@ def count_round_trips(rounds: int) -> list[Count]:
         return asyncio.run(_count(create_app(settings), proxy, rounds))
 
 
-async def _count(app: object, proxy: CountingProxy, rounds: int) -> list[Count]:
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+async def _count(app: FastAPI, proxy: CountingProxy, rounds: int) -> list[Count]:
+    transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {API_KEY}"}
     counts = [Count(operation) for operation in OPERATIONS]
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
@@ -98,7 +99,7 @@ async def _count(app: object, proxy: CountingProxy, rounds: int) -> list[Count]:
                     count.rounds.append(len(tally.round_trips))
                     count.trips = tally.round_trips
                     count.connections_opened += tally.connections
-    app.state.container.close()  # type: ignore[attr-defined]
+    app.state.container.close()
     return counts
 
 
