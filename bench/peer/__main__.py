@@ -17,11 +17,12 @@ import inspect
 import random
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from bench.machine import machine
 from bench.peer import report
-from bench.peer.sides import PEER, Side, spends, webhook
+from bench.peer.sides import PEER, PEER_STACKS, Side, spends, webhook
 from bench.webhook import runner
 from bench.webhook.checks import CorrectnessError
 from bench.webhook.config import RESULTS, Config
@@ -31,9 +32,9 @@ from bench.webhook.wrk import wrk_available
 from creditflow.entrypoints.cli.server import serve
 
 
-def parse(argv: list[str]) -> tuple[Config, list[str]]:
-    """The configuration (limits: whether to measure the webhook's two limits too) and the
-    scenarios."""
+def parse(argv: list[str]) -> tuple[Config, list[str], Side]:
+    """The configuration (limits: whether to measure the webhook's two limits too), the
+    scenarios, and how the peer is served."""
     parser = argparse.ArgumentParser(prog="python -m bench.peer", description=__doc__)
     parser.add_argument("--connections", default="16", help="e.g. 1,4,16,64 for the plot")
     parser.add_argument("--seconds", type=float, default=10.0, help="per point")
@@ -46,6 +47,13 @@ def parse(argv: list[str]) -> tuple[Config, list[str]]:
         "--log-level", default="INFO", help="creditflow's (its default; the peer logs none)"
     )
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--peer-stack",
+        default="plain",
+        choices=list(PEER_STACKS),
+        help="the peer's uvicorn: plain (asyncio, h11: as ../shared/peers installs it) or "
+        "creditflow's (uvloop, httptools)",
+    )
     parser.add_argument(
         "--limits",
         action="store_true",
@@ -65,7 +73,8 @@ def parse(argv: list[str]) -> tuple[Config, list[str]]:
         limits=args.limits,
         postgres_workers=1,
     )
-    return config, [s for s in args.scenarios.split(",") if s]
+    peer = replace(PEER, command=PEER_STACKS[args.peer_stack])
+    return config, [s for s in args.scenarios.split(",") if s], peer
 
 
 def creditflow_sides() -> list[Side]:
@@ -94,14 +103,14 @@ def limits(config: Config, workdir: Path, rng: random.Random) -> dict[str, list[
 
 
 def main(argv: list[str]) -> int:
-    config, scenarios = parse(argv)
+    config, scenarios, peer = parse(argv)
     if not wrk_available():
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
     config.results.mkdir(parents=True, exist_ok=True)
     before = machine()
     rng = random.Random(20261202)
-    sides = [PEER, *creditflow_sides()]
+    sides = [peer, *creditflow_sides()]
     series: dict[str, dict[str, list[Point]]] = {}
     with tempfile.TemporaryDirectory(prefix="bw_peer_") as tmp:
         try:
@@ -119,7 +128,7 @@ def main(argv: list[str]) -> int:
         except CorrectnessError as exc:
             print(f"CORRECTNESS CHECK FAILED: {exc}", file=sys.stderr)
             return 1
-    summary = report.summarise(series, config, before)
+    summary = report.summarise(series, config, before, peer.command)
     print()
     print(report.markdown(summary))
     report.write(summary, config.results)

@@ -22,14 +22,16 @@ DB_LIMIT = "DB limit: pgbench, creditflow's SQL"
 
 
 def summarise(
-    series: dict[str, dict[str, list[Point]]], config: Config, before: dict[str, Any]
+    series: dict[str, dict[str, list[Point]]], config: Config, before: dict[str, Any], peer: str
 ) -> dict[str, Any]:
+    """`peer`: how the peer was served (a name in bench/webhook/server.py's COMMANDS)."""
     after = machine()
     after["load_average_before"] = before["load_average"]
     config_json = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
     return {
         "machine": after,
         "config": config_json,
+        "peer_command": peer,
         "series": {
             scenario: {side: [p.as_json() for p in points] for side, points in sides.items()}
             for scenario, sides in series.items()
@@ -72,7 +74,9 @@ def markdown(summary: dict[str, Any]) -> str:
         f"Run {machine_['date']}, git {machine_['git_sha'][:8]}"
         f"{' (dirty)' if machine_['git_dirty'] else ''}, {machine_['nproc']} cores, load "
         f"{_load(machine_['load_average_before'])} before and {_load(machine_['load_average'])}"
-        f" after, PostgreSQL {machine_['postgres']}, {summary['config']['seconds']:g} s a point.",
+        f" after, PostgreSQL {machine_['postgres']}, {summary['config']['seconds']:g} s a point,"
+        f" {summary['config']['body']} bodies, creditflow at {summary['config']['log_level']},"
+        f" the peer served as `{summary['peer_command']}`.",
         "",
         "| scenario | server | connections | per s | p50 ms | p99 ms | non-2xx |",
         "|---|---|--:|--:|--:|--:|--:|",

@@ -51,16 +51,18 @@ class Side:
 
 
 PEER = Side("one-function peer", "peer", 1)
+# The peer's HTTP stack: creditflow's (uvloop, httptools) or plain uvicorn's (asyncio, h11).
+PEER_STACKS = {"creditflow": "peer", "plain": "peer-plain-uvicorn"}
 
 
 def webhook(side: Side, config: Config, workdir: Path, rng: random.Random) -> list[Point]:
-    if side is PEER:
-        return _peer_webhook(config, workdir, rng)
+    if side.label == PEER.label:
+        return _peer_webhook(side, config, workdir, rng)
     one_side = Config(**{**vars(config), "postgres_workers": side.workers})
     return runner.fulfilment("postgres", one_side, workdir, rng, app=side.command)
 
 
-def _peer_webhook(config: Config, workdir: Path, rng: random.Random) -> list[Point]:
+def _peer_webhook(peer: Side, config: Config, workdir: Path, rng: random.Random) -> list[Point]:
     points = []
     with peer_database("peer_webhook") as conninfo:
         register_webhook_users(conninfo, config.users)
@@ -69,7 +71,7 @@ def _peer_webhook(config: Config, workdir: Path, rng: random.Random) -> list[Poi
             "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "PEER_WEBHOOK_TOLERANCE": str(TOLERANCE_SECONDS),
         }
-        with serving(PEER.command, env, PEER.workers, workdir) as server:
+        with serving(peer.command, env, peer.workers, workdir) as server:
             sent: list[Request] = []
             answers = Answers()
             for connections in config.connections:
@@ -82,9 +84,10 @@ def _peer_webhook(config: Config, workdir: Path, rng: random.Random) -> list[Poi
 
 def spends(side: Side, config: Config, workdir: Path) -> list[Point]:
     """1-credit spends on random wallets u1..u`config.users`, each funded with FUNDING."""
-    database = peer_database("peer_spend") if side is PEER else scratch_database("cf_spend")
+    is_peer = side.label == PEER.label
+    database = peer_database("peer_spend") if is_peer else scratch_database("cf_spend")
     with database as url:
-        if side is PEER:
+        if is_peer:
             fund_spend_users(url, config.users, FUNDING)
             env = {"PEER_DATABASE_URL": url, "PEER_API_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": "-"}
             books = peer_spend_books
@@ -102,7 +105,7 @@ def spends(side: Side, config: Config, workdir: Path) -> list[Point]:
                         run = _spend_run(server.url, connections, seconds, config)
                         answers.add(run, connections)
                 problems = spend_problems(books(conninfo, FUNDING), answers)
-                if side is not PEER:
+                if not is_peer:
                     problems += _audit(env)
                 if problems:
                     raise CorrectnessError(f"{side.label} spends: " + "; ".join(problems))
