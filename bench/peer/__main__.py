@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.machine import machine
 from bench.peer import report
-from bench.peer.sides import PEER, PEER_STACKS, Side, spends, webhook
+from bench.peer.sides import FUNDING, PEER, PEER_STACKS, Side, spends, webhook
 from bench.webhook import runner
 from bench.webhook.checks import CorrectnessError
 from bench.webhook.config import RESULTS, Config
@@ -32,16 +32,22 @@ from bench.webhook.wrk import wrk_available
 from creditflow.entrypoints.cli.server import serve
 
 
-def parse(argv: list[str]) -> tuple[Config, list[str], Side]:
+def parse(argv: list[str]) -> tuple[Config, list[str], Side, int]:
     """The configuration (limits: whether to measure the webhook's two limits too), the
-    scenarios, and how the peer is served."""
+    scenarios, how the peer is served, and the hot wallet's funding."""
     parser = argparse.ArgumentParser(prog="python -m bench.peer", description=__doc__)
     parser.add_argument("--connections", default="16", help="e.g. 1,4,16,64 for the plot")
     parser.add_argument("--seconds", type=float, default=10.0, help="per point")
     parser.add_argument("--warmup", type=float, default=2.0, help="before each point")
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--wrk-threads", type=int, default=1, help="as ../shared/peers' scripts")
-    parser.add_argument("--scenarios", default="webhook,spend")
+    parser.add_argument("--scenarios", default="webhook,spend,hot", help="hot: one wallet")
+    parser.add_argument(
+        "--hot-funding",
+        type=int,
+        default=FUNDING,
+        help="the hot wallet's credits (a few hundred: empty it, and check nothing oversells)",
+    )
     parser.add_argument("--body", default="compact", choices=BODIES, help="as ../shared/peers'")
     parser.add_argument(
         "--log-level", default="INFO", help="creditflow's (its default; the peer logs none)"
@@ -74,7 +80,7 @@ def parse(argv: list[str]) -> tuple[Config, list[str], Side]:
         postgres_workers=1,
     )
     peer = replace(PEER, command=PEER_STACKS[args.peer_stack])
-    return config, [s for s in args.scenarios.split(",") if s], peer
+    return config, [s for s in args.scenarios.split(",") if s], peer, args.hot_funding
 
 
 def creditflow_sides() -> list[Side]:
@@ -103,7 +109,7 @@ def limits(config: Config, workdir: Path, rng: random.Random) -> dict[str, list[
 
 
 def main(argv: list[str]) -> int:
-    config, scenarios, peer = parse(argv)
+    config, scenarios, peer, hot_funding = parse(argv)
     if not wrk_available():
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
@@ -120,6 +126,8 @@ def main(argv: list[str]) -> int:
                     print(f"{scenario}: {side.label}", flush=True)
                     if scenario == "webhook":
                         points = webhook(side, config, Path(tmp), rng)
+                    elif scenario == "hot":
+                        points = spends(side, config, Path(tmp), hot_funding)
                     else:
                         points = spends(side, config, Path(tmp))
                     series[scenario][side.label] = points

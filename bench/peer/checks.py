@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -55,19 +55,29 @@ class SpendAnswers:
     """What wrk saw answered, summed over every spend run on one database (warm-ups too)."""
 
     ok: int = 0
-    other: int = 0  # a refusal (402) or anything else: wallets are funded far beyond a run
+    refused: int = 0  # 402: only right once the wallet is empty
+    other: int = 0  # anything else, socket errors and timeouts included
     cut_off_allowance: int = 0
 
     def add(self, run: dict[str, int], connections: int) -> None:
         self.ok += run["ok"]
-        self.other += run["refused"] + run["other"] + run["socket_errors"] + run["timeouts"]
+        self.refused += run["refused"]
+        self.other += run["other"] + run["socket_errors"] + run["timeouts"]
         self.cut_off_allowance += connections
 
 
 @dataclass(frozen=True)
+class Funding:
+    """What each wallet held before the run: `each`, but for those `apart` names."""
+
+    each: int
+    apart: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SpendBooks:
-    """What the database says was spent: spend records, credits gone from wallets, and the
-    lowest balance."""
+    """What the database says was spent: spend records, credits gone from wallets since the
+    funding, and the lowest balance."""
 
     spends: int
     credits_taken: int
@@ -75,9 +85,13 @@ class SpendBooks:
 
 
 def spend_problems(books: SpendBooks, answers: SpendAnswers, credits_each: int = 1) -> list[str]:
+    """Every way the run broke the rules; empty when it kept them. Oversold: credits taken that
+    no wallet had (a balance below zero, or taken != spends recorded)."""
     problems = []
     if answers.other:
-        problems.append(f"{answers.other} answers were not 200")
+        problems.append(f"{answers.other} answers were neither 200 nor 402")
+    if answers.refused and books.lowest_balance >= credits_each:
+        problems.append(f"{answers.refused} refused (402) while every wallet had credits")
     if not 0 <= books.spends - answers.ok <= answers.cut_off_allowance:
         problems.append(f"{answers.ok} spends answered 200 but {books.spends} recorded")
     if books.credits_taken != books.spends * credits_each:
@@ -87,30 +101,23 @@ def spend_problems(books: SpendBooks, answers: SpendAnswers, credits_each: int =
     return problems
 
 
-def peer_spend_books(conninfo: str, funding: int) -> SpendBooks:
-    _settled(conninfo, "SELECT idempotency_key FROM peer_spends")
-    with psycopg.connect(conninfo) as connection:
-        row = connection.execute(
-            "SELECT (SELECT COUNT(*) FROM peer_spends), "
-            "(SELECT COALESCE(SUM(%s - credits), 0) FROM peer_wallets), "
-            "(SELECT MIN(credits) FROM peer_wallets)",
-            (funding,),
-        ).fetchone()
-    assert row is not None
-    return SpendBooks(int(row[0]), int(row[1]), int(row[2]))
+def peer_spend_books(conninfo: str, funding: Funding) -> SpendBooks:
+    spends = "SELECT idempotency_key FROM peer_spends"
+    return _books(conninfo, spends, "SELECT user_id, credits FROM peer_wallets", funding)
 
 
-def creditflow_spend_books(conninfo: str, funding: int) -> SpendBooks:
-    _settled(conninfo, "SELECT id FROM ledger_entries WHERE kind = 'spend'")
+def creditflow_spend_books(conninfo: str, funding: Funding) -> SpendBooks:
+    spends = "SELECT id FROM ledger_entries WHERE kind = 'spend'"
+    return _books(conninfo, spends, "SELECT user_id, balance FROM wallets", funding)
+
+
+def _books(conninfo: str, spends: str, balances: str, funding: Funding) -> SpendBooks:
+    """The spends recorded (once settled) and the wallets' balances against their funding."""
+    recorded = len(_settled(conninfo, spends))
     with psycopg.connect(conninfo) as connection:
-        row = connection.execute(
-            "SELECT (SELECT COUNT(*) FROM ledger_entries WHERE kind = 'spend'), "
-            "(SELECT COALESCE(SUM(%s - balance), 0) FROM wallets), "
-            "(SELECT MIN(balance) FROM wallets)",
-            (funding,),
-        ).fetchone()
-    assert row is not None
-    return SpendBooks(int(row[0]), int(row[1]), int(row[2]))
+        rows = connection.execute(balances.encode()).fetchall()
+    taken = sum(funding.apart.get(user, funding.each) - balance for user, balance in rows)
+    return SpendBooks(recorded, int(taken), min(int(balance) for _, balance in rows))
 
 
 def _settled(conninfo: str, query: str) -> set[str]:

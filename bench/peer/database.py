@@ -37,8 +37,11 @@ def register_webhook_users(conninfo: str, count: int) -> None:
         )
 
 
-def fund_spend_users(conninfo: str, count: int, funding: int) -> None:
-    """Users u1..u`count` (bench/spend/spend.lua's), each wallet holding `funding` credits."""
+def fund_spend_users(
+    conninfo: str, count: int, funding: int, extra: tuple[tuple[str, int], ...] = ()
+) -> None:
+    """Users u1..u`count` (bench/spend/spend.lua's), each wallet holding `funding` credits, and
+    the `extra` (user id, credits) wallets."""
     with psycopg.connect(conninfo) as connection:
         connection.execute(
             "INSERT INTO peer_users (id, email) SELECT 'u' || g, 'u' || g || '@bench.example' "
@@ -50,3 +53,8 @@ def fund_spend_users(conninfo: str, count: int, funding: int) -> None:
             "SELECT 'u' || g, %s FROM generate_series(1, %s) g",
             (funding, count),
         )
+        for user, credits in extra:
+            connection.execute("INSERT INTO peer_users (id) VALUES (%s)", (user,))
+            connection.execute(
+                "INSERT INTO peer_wallets (user_id, credits) VALUES (%s, %s)", (user, credits)
+            )

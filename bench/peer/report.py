@@ -13,8 +13,9 @@ from bench.webhook.config import Config
 from bench.webhook.stats import Point
 
 # scenario -> (issue 12's least throughput ratio, issue 16's) at 16 connections; issue 16 also
-# asks p99 no worse than the peer's there, and at 1 connection p50 within 1.2x the peer's.
-TARGETS = {"webhook": (0.7, 1.25), "spend": (0.6, 1.25)}
+# asks p99 no worse than the peer's there (but on the hot wallet: throughput only), and at 1
+# connection p50 within 1.2x the peer's.
+TARGETS = {"webhook": (0.7, 1.25), "spend": (0.6, 1.25), "hot": (None, 1.0)}
 TARGET_CONNECTIONS = 16
 LOW_LOAD_P50 = 1.2
 HTTP_LIMIT = "HTTP limit: bare ASGI + signature"
@@ -107,13 +108,19 @@ def _verdicts(ratios: list[dict[str, Any]]) -> list[str]:
             continue  # the limits: in the table, no target
         if r["connections"] == TARGET_CONNECTIONS and r["scenario"] in TARGETS:
             issue_12, issue_16 = TARGETS[r["scenario"]]
-            p99_ok = r["p99"] is not None and r["p99"] <= 1
+            p99_ok = r["scenario"] == "hot" or (r["p99"] is not None and r["p99"] <= 1)
+            p99 = "" if r["scenario"] == "hot" else f", p99 <= the peer's, here {_ratio(r['p99'])}"
+            verdicts = (
+                []
+                if issue_12 is None
+                else [f"issue 12 (>= {issue_12}x) **{_met(r['throughput'] >= issue_12)}**"]
+            )
+            verdicts.append(
+                f"issue 16 (>= {issue_16}x{p99}) **{_met(r['throughput'] >= issue_16 and p99_ok)}**"
+            )
             lines.append(
                 f"- {r['scenario']}, {r['side']}, {TARGET_CONNECTIONS} connections: "
-                f"{r['throughput']:.2f}x the peer: issue 12 (>= {issue_12}x) "
-                f"**{_met(r['throughput'] >= issue_12)}**; issue 16 (>= {issue_16}x, p99 <= the "
-                f"peer's, here {_ratio(r['p99'])}) "
-                f"**{_met(r['throughput'] >= issue_16 and p99_ok)}**"
+                f"{r['throughput']:.2f}x the peer: " + "; ".join(verdicts)
             )
         if r["connections"] == 1 and r["p50"] is not None:
             lines.append(
@@ -153,7 +160,7 @@ def plot(summary: dict[str, Any], path: Path) -> None:
         for side, points in sides.items():
             x = [p["connections"] for p in points]
             dashes = ":" if side in (HTTP_LIMIT, DB_LIMIT) else "--" if side == PEER.label else "-"
-            style = dashes + ("o" if scenario == "webhook" else "s")
+            style = dashes + {"webhook": "o", "spend": "s"}.get(scenario, "^")
             label = f"{scenario}: {side}"
             rates.plot(x, [p["rate"] for p in points], style, label=label)
             p99s.plot(x, [p["p99_ms"] for p in points], style, label=label)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bench.peer.checks import (
+    Funding,
     SpendAnswers,
     check_peer_webhook,
     creditflow_spend_books,
@@ -39,6 +40,7 @@ from bench.webhook.stats import Point
 from bench.webhook.wrk import as_point
 
 FUNDING = 10**12  # per spend wallet: no run can empty one
+HOT = "hot"  # the one wallet every spend of the hot scenario takes from
 
 
 @dataclass(frozen=True)
@@ -82,46 +84,55 @@ def _peer_webhook(peer: Side, config: Config, workdir: Path, rng: random.Random)
     return points
 
 
-def spends(side: Side, config: Config, workdir: Path) -> list[Point]:
-    """1-credit spends on random wallets u1..u`config.users`, each funded with FUNDING."""
+def spends(
+    side: Side, config: Config, workdir: Path, hot_funding: int | None = None
+) -> list[Point]:
+    """1-credit spends on random wallets u1..u`config.users`, each funded with FUNDING; or, with
+    `hot_funding`, all on the one wallet HOT, funded with that."""
     is_peer = side.label == PEER.label
     database = peer_database("peer_spend") if is_peer else scratch_database("cf_spend")
+    hot = () if hot_funding is None else ((HOT, hot_funding),)
     with database as url:
         if is_peer:
-            fund_spend_users(url, config.users, FUNDING)
+            fund_spend_users(url, config.users, FUNDING, hot)
             env = {"PEER_DATABASE_URL": url, "PEER_API_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": "-"}
             books = peer_spend_books
         else:
-            _seed_creditflow(url, config.users)
+            _seed_creditflow(url, config.users, hot)
             env = server_env(url, CREDITFLOW_LOG_LEVEL=config.log_level)
             books = creditflow_spend_books
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(False)
+        start = Funding(FUNDING, dict(hot))
+        scenario = "spend" if hot_funding is None else "hot-wallet spend"
         with serving(side.command, env, side.workers, workdir) as server:
             points, answers = [], SpendAnswers()
             for connections in config.connections:
                 run: dict[str, Any] = {}
                 for seconds in (config.warmup, config.seconds):
                     if seconds > 0:
-                        run = _spend_run(server.url, connections, seconds, config)
+                        run = _spend_run(server.url, connections, seconds, config, hot)
                         answers.add(run, connections)
-                problems = spend_problems(books(conninfo, FUNDING), answers)
+                problems = spend_problems(books(conninfo, start), answers)
                 if not is_peer:
                     problems += _audit(env)
                 if problems:
-                    raise CorrectnessError(f"{side.label} spends: " + "; ".join(problems))
+                    raise CorrectnessError(f"{side.label} {scenario}: " + "; ".join(problems))
                 points.append(_spend_point(run))
-                _say(f"{side.label} spend", points[-1])
+                _say(f"{side.label} {scenario}", points[-1])
     return points
 
 
-def _spend_run(url: str, connections: int, seconds: float, config: Config) -> dict[str, Any]:
-    return spend.wrk(url, connections, seconds, config.users, threads=config.wrk_threads)
+def _spend_run(
+    url: str, connections: int, seconds: float, config: Config, hot: tuple[tuple[str, int], ...]
+) -> dict[str, Any]:
+    target = hot[0][0] if hot else ""
+    return spend.wrk(url, connections, seconds, config.users, target, threads=config.wrk_threads)
 
 
-def _seed_creditflow(url: str, users: int) -> None:
+def _seed_creditflow(url: str, users: int, extra: tuple[tuple[str, int], ...]) -> None:
     engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as connection:
-        seed(connection, SeedPlan(users=users, entries=0, funding=FUNDING))
+        seed(connection, SeedPlan(users=users, entries=0, funding=FUNDING, extra_wallets=extra))
     with engine.connect() as connection:
         connection.execute(text("ANALYZE"))
     engine.dispose()
