@@ -5,8 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: serve test lint bench-webhook bench-profile bench-ceiling bench-spend bench-scale clean \
-	console-screenshots bench-console
+.PHONY: serve test lint bench-webhook bench-profile bench-ceiling bench-spend bench-scale \
+	bench-round-trips bench-peer bench-console console-screenshots clean
 
 # Serving needs only the runtime dependencies; the dev tools (pytest, mypy, schemathesis,
 # localstripe) are added by the first `make test` or `make lint`.
@@ -56,6 +56,16 @@ bench-ceiling: $(BIN)/.bench-installed
 # Spends/s over HTTP on PostgreSQL (wrk), random wallets and one hot wallet.
 bench-spend: $(BIN)/.bench-installed
 	$(BIN)/python -m bench.spend.run $(BENCH_ARGS)
+
+# Round trips to PostgreSQL per operation, counted on the wire, and the service's CPU per new paid
+# delivery (issue 12). Exits 1 above the round-trip targets; BENCH_ARGS=--check-cpu fails on CPU.
+bench-round-trips: $(BIN)/.bench-installed
+	$(BIN)/python -m bench.roundtrips $(BENCH_ARGS)
+
+# creditflow side by side with the one-function peer (bench/peer), same wrk load, one run:
+# webhook and spends at 16 connections (BENCH_ARGS="--connections 1,4,16,64" for the plot).
+bench-peer: $(BIN)/.bench-installed
+	$(BIN)/python -m bench.peer $(BENCH_ARGS)
 
 # Latency and plans of the hot paths at 10^3, 10^5 and 10^6 ledger entries on PostgreSQL.
 bench-scale: $(BIN)/.bench-installed

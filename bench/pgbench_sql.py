@@ -34,10 +34,11 @@ from bench.webhook import payments
 from bench.webhook.databases import bench_settings, migrate, postgres_database
 from bench.webhook.payments import PAYMENT_TOKEN, USER_TOKEN
 from creditflow.adapters.db.unit_of_work import _lock_id
+from creditflow.adapters.stripe.signatures import verify_and_parse
 from creditflow.bootstrap import build_container
 from creditflow.services.deliveries import Delivery
 from creditflow.services.fulfilment import identity_keys
-from creditflow.settings import WEBHOOK_PATH
+from creditflow.settings import WEBHOOK_PATH, Settings
 
 # Each generated id starts far from the others, so a parameter equal to one is recognisably it.
 SEQUENCE_BASES = {
@@ -78,7 +79,8 @@ def capture_fulfilment() -> Capture:
     """Run one new payment through the delivery service on a scratch database, recording SQL."""
     with postgres_database("capture") as url:
         migrate(url)
-        container = build_container(bench_settings(url))
+        settings = bench_settings(url)
+        container = build_container(settings)
         try:
             container.users.register(payments.user_id(USER_TOKEN), payments.user_email(USER_TOKEN))
             _move_sequences(container.engine)
@@ -87,7 +89,9 @@ def capture_fulfilment() -> Capture:
             commits: list[bool] = []
             listeners = _record(container.engine, recorded, commits)
             try:
-                result = container.deliveries.receive(_delivery(payment))
+                result = container.deliveries.receive(
+                    delivery_of(payment.body, payments.signed(payment.body), settings)
+                )
             finally:
                 for name, listener in listeners:
                     event.remove(container.engine, name, listener)
@@ -96,16 +100,17 @@ def capture_fulfilment() -> Capture:
     return Capture(recorded, bool(commits), result.status.value)
 
 
-def _delivery(payment: payments.Payment) -> Delivery:
-    from creditflow.adapters.stripe.signatures import verify_and_parse
-
-    secret = bench_settings("sqlite://").webhook_secrets
-    event_ = verify_and_parse(payment.body, payments.signed(payment.body), secret, 300)
+def delivery_of(body: bytes, signature: str, settings: Settings) -> Delivery:
+    """What the webhook handler hands the delivery service: the body, once its signature is
+    verified and its event parsed (the handler's own work, done the handler's way)."""
+    event_ = verify_and_parse(
+        body, signature, settings.webhook_secrets, settings.webhook_tolerance_seconds
+    )
     return Delivery(
         event_id=event_["id"],
         event_type=event_["type"],
-        livemode=False,
-        payload=payment.body.decode(),
+        livemode=bool(event_.get("livemode", False)),
+        payload=body.decode(),
         event=event_,
         endpoint=WEBHOOK_PATH,
     )

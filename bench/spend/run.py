@@ -29,9 +29,11 @@ SCRIPT = Path(__file__).with_name("spend.lua")
 RANDOM_FUNDING = 10**12
 
 
-def wrk(url: str, connections: int, seconds: float, users: int, hot: str = "") -> dict[str, Any]:
-    """One wrk run; its BENCH_JSON summary plus spends/s."""
-    threads = min(2, connections)
+def wrk(
+    url: str, connections: int, seconds: float, users: int, hot: str = "", threads: int = 2
+) -> dict[str, Any]:
+    """One wrk run (`threads` at most); its BENCH_JSON summary plus spends/s."""
+    threads = min(threads, connections)
     command = [
         *("wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s"),
         *("-s", str(SCRIPT), url, "--", uuid.uuid4().hex[:12], API_KEY, str(users), hot),

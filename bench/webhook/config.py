@@ -28,17 +28,21 @@ class Config:
     max_rate: int = 3000  # new bodies made per second of each run: more than any run can send
     limits: bool = True  # also measure the database's and the HTTP layer's limits
     results: Path = RESULTS
+    # WARNING: one INFO line per delivery would measure the log handler (and the peer of
+    # bench/peer logs nothing per request either); INFO is `creditflow serve`'s default.
+    log_level: str = "WARNING"
+    body: str = "stripe"  # what each delivery carries: bench.webhook.payments.BODIES
 
     def workers(self, engine: str) -> int:
         return self.postgres_workers if engine == "postgres" else self.sqlite_workers
 
 
-def server_environment(database_url: str) -> dict[str, str]:
-    """A deployment's settings, but for the signature tolerance and the log level (WARNING: one
-    INFO line per delivery would measure the log handler)."""
+def server_environment(database_url: str, log_level: str = "WARNING") -> dict[str, str]:
+    """A deployment's settings, but for the signature tolerance and the log level (WARNING unless
+    told: one INFO line per delivery would measure the log handler)."""
     return {
         "CREDITFLOW_DATABASE_URL": database_url,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "CREDITFLOW_WEBHOOK_TOLERANCE": str(TOLERANCE_SECONDS),
-        "CREDITFLOW_LOG_LEVEL": "WARNING",
+        "CREDITFLOW_LOG_LEVEL": log_level,
     }

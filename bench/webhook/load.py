@@ -50,8 +50,10 @@ class Load:
         return any(count > len(self.streams[int(t)]) for t, count in issued.items())
 
 
-def make_load(threads: int, per_thread: int, users: int, gap: int, rng: random.Random) -> Load:
-    """`threads` streams of `per_thread` requests for users 0..users-1."""
+def make_load(
+    threads: int, per_thread: int, users: int, gap: int, rng: random.Random, body: str = "stripe"
+) -> Load:
+    """`threads` streams of `per_thread` requests for users 0..users-1 (bodies: payments.BODIES)."""
     load = Load()
     for _ in range(threads):
         stream: list[Request] = []
@@ -61,7 +63,7 @@ def make_load(threads: int, per_thread: int, users: int, gap: int, rng: random.R
                 original = rng.choice(originals[: len(originals) - gap])
                 stream.append(Request(original.payment, original.signature, duplicate=True))
                 continue
-            payment = new_payment(rng.randrange(users))
+            payment = new_payment(rng.randrange(users), body_shape=body)
             request = Request(payment, signed(payment.body), duplicate=False)
             originals.append(request)
             stream.append(request)

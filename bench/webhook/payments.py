@@ -40,8 +40,19 @@ class Payment:
     body: bytes
 
 
+# The bodies a benchmark may send: "stripe" is Stripe's whole example session (~3 KB, every field
+# Stripe sends); "compact" keeps only what a paid session's fulfilment reads (~0.7 KB), the shape
+# of the load ../shared/peers' scripts send (bench/peer compares with the same).
+BODIES = ("stripe", "compact")
+COMPACT_FIELDS = (
+    *("id", "object", "mode", "status", "payment_status", "client_reference_id"),
+    *("amount_total", "currency", "customer_details", "metadata", "payment_intent"),
+    *("created", "livemode"),
+)
+
+
 @cache
-def template() -> bytes:
+def template(body: str = "stripe") -> bytes:
     """A paid session of user USER_TOKEN, its ids (event, session, PaymentIntent) PAYMENT_TOKEN."""
     session = samples.checkout_session(
         user_id=user_id(USER_TOKEN),
@@ -50,14 +61,19 @@ def template() -> bytes:
         session_id=f"cs_bench_{PAYMENT_TOKEN}",
         payment_intent_id=f"pi_bench_{PAYMENT_TOKEN}",
     )
+    if body == "compact":
+        session = {field: session[field] for field in COMPACT_FIELDS}
+        session["customer_details"] = {"email": session["customer_details"]["email"]}
+    elif body != "stripe":
+        raise ValueError(f"no body {body!r}: one of {', '.join(BODIES)}")
     event = samples.event(EVENT_TYPE, session, event_id=f"evt_bench_{PAYMENT_TOKEN}")
     return samples.encode(event)
 
 
-def new_payment(user: int | str, token: str | None = None) -> Payment:
+def new_payment(user: int | str, token: str | None = None, body_shape: str = "stripe") -> Payment:
     """A new paid payment of `user`, its ids made unique by `token` (random when not given)."""
     token = token or secrets.token_hex(12)
-    body = template().replace(PAYMENT_TOKEN.encode(), token.encode())
+    body = template(body_shape).replace(PAYMENT_TOKEN.encode(), token.encode())
     body = body.replace(USER_TOKEN.encode(), str(user).encode())
     return Payment(event_id=f"evt_bench_{token}", session_id=f"cs_bench_{token}", body=body)
 

@@ -36,34 +36,49 @@ def fulfilment(
     points = []
     with database(engine, f"fulfil_{engine}", workdir) as url:
         register_users(url, config.users)
-        env = server_environment(url)
+        env = server_environment(url, config.log_level)
         with serving(app, env, config.workers(engine), workdir) as server:
             sent: list[Request] = []
             answers = Answers()
             for connections in config.connections:
-                threads = min(connections, config.wrk_threads)
-                result: WrkSummary | None = None
-                for phase, seconds in (("warmup", config.warmup), ("run", config.seconds)):
-                    if seconds <= 0:
-                        continue
-                    per_thread = math.ceil(config.max_rate * seconds / threads)
-                    load = make_load(threads, per_thread, config.users, connections, rng)
-                    prefix = workdir / f"{engine}-c{connections}-{phase}"
-                    result = _send(server.url, load, prefix, connections, threads, seconds)
-                    issued = result["issued"]
-                    if load.exhausted(issued):
-                        raise RuntimeError(
-                            f"{engine} at {connections} connections sent every body made for "
-                            f"it: raise --max-rate above {config.max_rate}"
-                        )
-                    sent.extend(load.sent(issued))
-                    answers.add(result, connections)
-                assert result is not None, "a run of no seconds measures nothing"
+                result = drive(server.url, config, connections, workdir, rng, sent, answers)
                 verdict = check(url, sent, answers)
                 point = as_point(connections, result)
                 points.append(replace(point, extra={**point.extra, **vars(verdict)}))
                 _say(f"{app} on {engine}", points[-1])
     return points
+
+
+def drive(
+    url: str,
+    config: Config,
+    connections: int,
+    workdir: Path,
+    rng: random.Random,
+    sent: list[Request],
+    answers: Answers,
+) -> WrkSummary:
+    """One point of the webhook load against the server at `url`: the warm-up, then the measured
+    run (whose summary this is); what each sent is added to `sent` and `answers`."""
+    threads = min(connections, config.wrk_threads)
+    result: WrkSummary | None = None
+    for phase, seconds in (("warmup", config.warmup), ("run", config.seconds)):
+        if seconds <= 0:
+            continue
+        per_thread = math.ceil(config.max_rate * seconds / threads)
+        load = make_load(threads, per_thread, config.users, connections, rng, config.body)
+        prefix = workdir / f"c{connections}-{phase}"
+        result = _send(url, load, prefix, connections, threads, seconds)
+        issued = result["issued"]
+        if load.exhausted(issued):
+            raise RuntimeError(
+                f"{connections} connections sent every body made for it: raise --max-rate "
+                f"above {config.max_rate}"
+            )
+        sent.extend(load.sent(issued))
+        answers.add(result, connections)
+    assert result is not None, "a run of no seconds measures nothing"
+    return result
 
 
 def http_limit(config: Config, workdir: Path, rng: random.Random) -> list[Point]:
@@ -73,7 +88,9 @@ def http_limit(config: Config, workdir: Path, rng: random.Random) -> list[Point]
     with serving("bare", env, config.postgres_workers, workdir) as server:
         for connections in config.connections:
             threads = min(connections, config.wrk_threads)
-            load = make_load(threads, HTTP_LIMIT_BODIES, config.users, connections, rng)
+            load = make_load(
+                threads, HTTP_LIMIT_BODIES, config.users, connections, rng, config.body
+            )
             prefix = workdir / f"bare-c{connections}"
             if config.warmup > 0:
                 _send(server.url, load, prefix, connections, threads, config.warmup)

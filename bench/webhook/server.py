@@ -22,20 +22,26 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def creditflow_command(port: int, workers: int) -> list[str]:
+    return [*creditflow_as_started(port, workers), "--workers", str(workers)]
+
+
+def creditflow_as_started(port: int, _workers: int) -> list[str]:
+    """`creditflow serve` with no more than its address: as many workers as its default."""
     return [
-        *(sys.executable, "-m", "creditflow.entrypoints.cli", "serve"),
-        *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+        *(str(Path(sys.executable).with_name("creditflow")), "serve"),
+        *("--host", "127.0.0.1", "--port", str(port)),
     ]
 
 
-def factory_command(factory: str) -> Callable[[int, int], list[str]]:
-    """uvicorn serving the ASGI app `factory` ("module:function") builds, as bench apps run."""
+def factory_command(factory: str, *options: str) -> Callable[[int, int], list[str]]:
+    """uvicorn serving the ASGI app `factory` ("module:function") builds, as bench apps run, with
+    uvicorn's `options` besides."""
 
     def command(port: int, workers: int) -> list[str]:
         return [
             *(sys.executable, "-m", "uvicorn", "--factory", factory),
             *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
-            *("--log-level", "warning", "--no-access-log"),
+            *("--log-level", "warning", "--no-access-log", *options),
         ]
 
     return command
@@ -44,6 +50,13 @@ def factory_command(factory: str) -> Callable[[int, int], list[str]]:
 # What a benchmark may serve, by name: creditflow itself, or an app of bench/ beside it.
 COMMANDS: dict[str, Callable[[int, int], list[str]]] = {
     "creditflow": creditflow_command,
+    "creditflow-as-started": creditflow_as_started,
+    # The one-function peer on the HTTP stack creditflow has (uvicorn[standard]: uvloop and
+    # httptools), or on plain uvicorn's (asyncio and h11), as ../shared/peers' scripts install it.
+    "peer": factory_command("bench.peer.app:create_app"),
+    "peer-plain-uvicorn": factory_command(
+        "bench.peer.app:create_app", "--loop", "asyncio", "--http", "h11"
+    ),
     "bare": factory_command("bench.bare_asgi:create_app"),
     "one-statement": factory_command("bench.ceiling.apps:one_statement_app"),
     "creditflow-one-statement": factory_command("bench.ceiling.apps:creditflow_one_statement_app"),

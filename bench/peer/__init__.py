@@ -1,0 +1,1 @@
+"""The one-function peer (the earlier app's design) and creditflow beside it, same load, one run."""
