@@ -40,7 +40,7 @@ def parse(argv: list[str]) -> tuple[Config, list[str], Side, int]:
     parser.add_argument("--seconds", type=float, default=10.0, help="per point")
     parser.add_argument("--warmup", type=float, default=2.0, help="before each point")
     parser.add_argument("--users", type=int, default=2000)
-    parser.add_argument("--wrk-threads", type=int, default=1, help="as ../shared/peers' scripts")
+    parser.add_argument("--wrk-threads", type=int, default=1, help="as the peers' scripts")
     parser.add_argument("--scenarios", default="webhook,spend,hot", help="hot: one wallet")
     parser.add_argument(
         "--hot-funding",
@@ -48,7 +48,7 @@ def parse(argv: list[str]) -> tuple[Config, list[str], Side, int]:
         default=FUNDING,
         help="the hot wallet's credits (a few hundred: empty it, and check nothing oversells)",
     )
-    parser.add_argument("--body", default="compact", choices=BODIES, help="as ../shared/peers'")
+    parser.add_argument("--body", default="compact", choices=BODIES, help="as the peers' scripts")
     parser.add_argument(
         "--log-level", default="INFO", help="creditflow's (its default; the peer logs none)"
     )
@@ -57,7 +57,7 @@ def parse(argv: list[str]) -> tuple[Config, list[str], Side, int]:
         "--peer-stack",
         default="plain",
         choices=list(PEER_STACKS),
-        help="the peer's uvicorn: plain (asyncio, h11: as ../shared/peers installs it) or "
+        help="the peer's uvicorn: plain (asyncio, h11, as the peers' scripts) or "
         "creditflow's (uvloop, httptools)",
     )
     parser.add_argument(

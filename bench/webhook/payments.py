@@ -42,7 +42,7 @@ class Payment:
 
 # The bodies a benchmark may send: "stripe" is Stripe's whole example session (~3 KB, every field
 # Stripe sends); "compact" keeps only what a paid session's fulfilment reads (~0.7 KB), the shape
-# of the load ../shared/peers' scripts send (bench/peer compares with the same).
+# of the load the earlier app's comparison scripts send (bench/peer compares with the same).
 BODIES = ("stripe", "compact")
 COMPACT_FIELDS = (
     *("id", "object", "mode", "status", "payment_status", "client_reference_id"),

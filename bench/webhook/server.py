@@ -52,7 +52,7 @@ COMMANDS: dict[str, Callable[[int, int], list[str]]] = {
     "creditflow": creditflow_command,
     "creditflow-as-started": creditflow_as_started,
     # The one-function peer on the HTTP stack creditflow has (uvicorn[standard]: uvloop and
-    # httptools), or on plain uvicorn's (asyncio and h11), as ../shared/peers' scripts install it.
+    # httptools), or on plain uvicorn's (asyncio and h11), as the peers' own scripts install it.
     "peer": factory_command("bench.peer.app:create_app"),
     "peer-plain-uvicorn": factory_command(
         "bench.peer.app:create_app", "--loop", "asyncio", "--http", "h11"
