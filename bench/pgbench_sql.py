@@ -36,8 +36,8 @@ from bench.webhook.payments import PAYMENT_TOKEN, USER_TOKEN
 from creditflow.adapters.db.unit_of_work import _lock_id
 from creditflow.adapters.stripe.signatures import verify_and_parse
 from creditflow.bootstrap import build_container
+from creditflow.domain.keys import identity_lock_keys
 from creditflow.services.deliveries import Delivery
-from creditflow.services.fulfilment import identity_keys
 from creditflow.settings import WEBHOOK_PATH, Settings
 
 # Each generated id starts far from the others, so a parameter equal to one is recognisably it.
@@ -184,7 +184,7 @@ def _integer(value: int) -> str:
 
 
 def _lock_keys() -> dict[int, str]:
-    keys = identity_keys(payments.user_id(USER_TOKEN), payments.user_email(USER_TOKEN))
+    keys = identity_lock_keys(payments.user_id(USER_TOKEN), payments.user_email(USER_TOKEN))
     return {_lock_id(key): key for key in keys}
 
 

@@ -55,11 +55,6 @@ class Posting:
             raise ValueError("every ledger posting says why")
 
 
-def purchase_grant_key(purchase_id: int) -> str:
-    """One key per purchase, shared by a direct grant and a later pending-grant claim."""
-    return f"purchase:{purchase_id}:grant"
-
-
 @dataclass(frozen=True)
 class LedgerEntry:
     id: int

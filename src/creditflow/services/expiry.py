@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
+from creditflow.domain.keys import lot_expiry_key, lot_reference
 from creditflow.domain.ledger import EntryKind, Posting
 from creditflow.services.clock import Clock
 
@@ -55,8 +56,8 @@ class ExpiryService:
                     user_id=user_id,
                     delta=-lot.remaining,
                     kind=EntryKind.EXPIRY,
-                    reference=f"lot:{lot.id}",
-                    key=f"lot:{lot.id}:expiry",
+                    reference=lot_reference(lot.id),
+                    key=lot_expiry_key(lot.id),
                     reason=f"{lot.remaining} credits expired (lot {lot.id}, "
                     f"expired {lot.expires_at:%Y-%m-%d %H:%M} UTC)",
                     from_lot=lot.id,

@@ -18,16 +18,12 @@ from creditflow.adapters.db.unit_of_work import UnitOfWork
 from creditflow.domain.adjustments import RefundPolicy
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.deliveries import DeliveryStatus
-from creditflow.domain.ledger import EntryKind, Posting, purchase_grant_key
+from creditflow.domain.keys import identity_lock_keys, purchase_grant_key
+from creditflow.domain.ledger import EntryKind, Posting
 from creditflow.domain.payments import PaymentEvent
 from creditflow.domain.purchases import PaymentState, Purchase, advance
 from creditflow.errors import NeedsAttention
 from creditflow.services.adjustments import lock_purchase, settle
-
-
-def identity_keys(user_id: str | None, email: str | None) -> list[str]:
-    keys = [f"user:{user_id}"] if user_id else []
-    return keys + ([f"email:{email}"] if email else [])
 
 
 def apply_payment(
@@ -128,7 +124,7 @@ def _plan_grant(uow: UnitOfWork, payment: PaymentEvent) -> _Grant | NeedsAttenti
     if user_id is None:
         # Only a payment that may be parked needs the identity lock: the buyer's registration,
         # racing it, then either sees the pending grant or is seen here as a user.
-        uow.lock_identities(identity_keys(buyer.user_id, buyer.email))
+        uow.lock_identities(identity_lock_keys(buyer.user_id, buyer.email))
         user_id = _find_user(uow, buyer)
     return _Grant(credits, user_id)
 

@@ -9,13 +9,13 @@ from typing import Literal
 
 from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from creditflow.domain.buyers import normalize_email
-from creditflow.domain.ledger import EntryKind, Posting, purchase_grant_key
+from creditflow.domain.keys import identity_lock_keys, purchase_grant_key
+from creditflow.domain.ledger import EntryKind, Posting
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchases import Purchase
 from creditflow.domain.users import User
 from creditflow.errors import Conflict, InvalidRequest
 from creditflow.services.clock import Clock
-from creditflow.services.fulfilment import identity_keys
 
 MAX_USER_ID_LENGTH = 255
 MAX_EMAIL_LENGTH = 320
@@ -55,7 +55,7 @@ class UserService:
                 email_key = normalize_email(email)
             else:
                 email_key = normalize_email(email)
-                uow.lock_identities(identity_keys(user_id, email_key))
+                uow.lock_identities(identity_lock_keys(user_id, email_key))
                 owner = uow.users.find_by_email(email_key) if email_key else None
                 if owner is not None and owner.id != user_id:
                     raise Conflict(f"e-mail {email} already belongs to another user")
@@ -78,7 +78,7 @@ class UserService:
         """The user's e-mail, under the lock of their id alone: every change of it holds that
         lock, and no payment parks a grant under an e-mail a user holds, so what is claimable
         under it cannot change meanwhile (and one key locked cannot wait in a cycle)."""
-        uow.lock_identities(identity_keys(user_id, None))
+        uow.lock_identities(identity_lock_keys(user_id, None))
         stored = uow.users.get(user_id)
         return None if stored is None else stored.email
 

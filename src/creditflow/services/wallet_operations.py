@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.credits import MAX_CREDITS
+from creditflow.domain.keys import grant_key, spend_key
 from creditflow.domain.ledger import EntryKind, LedgerEntry, Posting
 from creditflow.errors import Conflict, InsufficientCredits, InvalidRequest
 from creditflow.services.clock import Clock
@@ -44,7 +45,7 @@ class WalletOperations:
             delta=-credits,
             kind=EntryKind.SPEND,
             reference=idempotency_key,
-            key=f"spend:{user_id}:{idempotency_key}",
+            key=spend_key(user_id, idempotency_key),
             reason=reason,
         )
         try:
@@ -74,7 +75,7 @@ class WalletOperations:
             delta=credits,
             kind=EntryKind.GRANT,
             reference=idempotency_key,
-            key=f"grant:{user_id}:{idempotency_key}",
+            key=grant_key(user_id, idempotency_key),
             reason=reason,
             expires_at=expires_at,
         )

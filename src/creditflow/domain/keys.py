@@ -1,0 +1,40 @@
+"""The idempotency-key scheme: the strings that make each balance change happen at most once.
+
+A ledger entry's key is unique in the database, so posting the same key twice is refused
+whatever the race; these functions are the only place the strings are spelled. Changing one
+changes which postings count as the same: old keys already in ledgers must keep their meaning.
+Identity lock keys name what a registration and a parked payment both lock (docs/design.md).
+"""
+
+from __future__ import annotations
+
+
+def spend_key(user_id: str, idempotency_key: str) -> str:
+    """The app's spend, unique per wallet and the app's own key."""
+    return f"spend:{user_id}:{idempotency_key}"
+
+
+def grant_key(user_id: str, idempotency_key: str) -> str:
+    """A promotional or manual grant, unique per wallet and the caller's key."""
+    return f"grant:{user_id}:{idempotency_key}"
+
+
+def purchase_grant_key(purchase_id: int) -> str:
+    """One key per purchase, shared by a direct grant and a later pending-grant claim."""
+    return f"purchase:{purchase_id}:grant"
+
+
+def lot_reference(lot_id: int) -> str:
+    return f"lot:{lot_id}"
+
+
+def lot_expiry_key(lot_id: int) -> str:
+    """A lot expires once, however many expiry runs see it."""
+    return f"{lot_reference(lot_id)}:expiry"
+
+
+def identity_lock_keys(user_id: str | None, email_key: str | None) -> list[str]:
+    """The locks a payment that may be parked and a registration both take: its user id, its
+    normalized e-mail."""
+    keys = [f"user:{user_id}"] if user_id else []
+    return keys + ([f"email:{email_key}"] if email_key else [])
