@@ -225,7 +225,7 @@ def settings(database_url: str) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     """The real ASGI app over HTTP semantics (httpx), on the parametrised database.
 
-    After every test using it, every invariant of DESIGN.md is checked over the whole database.
+    After every test using it, every invariant of docs/design.md is checked over the whole database.
     """
     app = create_app(settings)
     with TestClient(app) as test_client:

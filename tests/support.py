@@ -63,7 +63,7 @@ def catalog_toml(
     links: dict[str, int] | None = None,
     packs: dict[str, str] | None = None,
 ) -> str:
-    """The catalog format of DESIGN.md, with packs (name -> price id) as the README describes."""
+    """The catalog format of the README, with packs (name -> price id) as the README describes."""
     lines = [f"[prices.{key}]\ncredits = {credits}\n" for key, credits in (prices or {}).items()]
     lines += [
         f"[payment_links.{key}]\ncredits = {credits}\n" for key, credits in (links or {}).items()

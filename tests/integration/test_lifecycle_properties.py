@@ -1,4 +1,4 @@
-"""Property: whatever happens, in whatever order, every invariant of DESIGN.md holds.
+"""Property: whatever happens, in whatever order, every invariant of docs/design.md holds.
 
 A hypothesis state machine drives the real app on a real database, a fresh one per example:
 deliveries (checkouts completed paid or unpaid, async results, PaymentIntents, redeliveries, the

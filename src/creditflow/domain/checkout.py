@@ -3,7 +3,7 @@
 A session creditflow creates names its buyer and its credits in the three places Stripe copies
 into every later event: `client_reference_id`, the session's metadata, and its PaymentIntent's
 metadata. So `checkout.session.*` and `payment_intent.*` events all find the user and the credits
-without a catalog look-up or a guess (DESIGN.md flows 1 and 5).
+without a catalog look-up or a guess (docs/design.md, flows 1 and 5).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""How many credits a purchase is worth: the rules of DESIGN.md "How many credits", in order.
+"""How many credits a purchase is worth: the rules of docs/design.md, "How many credits", in order.
 
 1. the session's `metadata.credits` (the total for the purchase);
 2. the catalog: a payment link's credits per purchase (whatever the quantity: no line items

@@ -1,4 +1,4 @@
-"""The invariants of DESIGN.md as SQL over the whole database, each naming what breaks it.
+"""The invariants of docs/design.md as SQL over the whole database, each naming what breaks it.
 
 Plain SQL that runs unchanged on SQLite and PostgreSQL; every query returns the offending rows,
 so an empty result means the invariant holds.

@@ -68,7 +68,7 @@ class StripeGateway:
             return [_line_item(item.to_dict(for_json=True)) for item in page.auto_paging_iter()]
 
     def price_credits(self, price_id: str) -> str | None:
-        """The price's own `metadata.credits` (DESIGN.md's third credits rule), as Stripe has it."""
+        """The price's own `metadata.credits` (docs/design.md, credits rule 3), as Stripe has it."""
         with translated(f"retrieve price {price_id}"):
             price = self._client.v1.prices.retrieve(price_id)
         credits = metadata_of(price.to_dict(for_json=True)).get("credits")

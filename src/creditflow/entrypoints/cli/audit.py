@@ -1,4 +1,4 @@
-"""`creditflow audit`: every money invariant of DESIGN.md, checked over the whole database.
+"""`creditflow audit`: every money invariant of docs/design.md, checked over the whole database.
 
 A command of its own, apart from the commands that change wallets: it only reads, it is what a
 cron job or a test runs after everything else, and its exit status is its result (0: all hold;
