@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from bench.roundtrips.wire import CountingProxy, RoundTrip, counting_proxy
+from bench.roundtrips.wire import CountingProxy, RoundTrip, Tally, counting_proxy
 from bench.webhook import payments
 from bench.webhook.databases import POSTGRES_SERVER, bench_settings, migrate, postgres_database
 from creditflow.entrypoints.http import create_app
@@ -66,6 +66,28 @@ class Count:
     def over_target(self) -> bool:
         return self.operation.target is not None and self.most > self.operation.target
 
+    def record(self, tally: Tally) -> None:
+        self.rounds.append(len(tally.round_trips))
+        self.trips = tally.round_trips
+        self.connections_opened += tally.connections
+
+
+Step = Callable[[], Awaitable[None]]
+
+
+async def tally_rounds(
+    proxy: CountingProxy, counts: list[Count], rounds: int, steps: Callable[[int], list[Step]]
+) -> None:
+    """Run `steps(round)` (one step per count, in order) WARMUP_ROUNDS + `rounds` times, each
+    step's round trips counted apart; the warm-up rounds are not recorded."""
+    for round_ in range(WARMUP_ROUNDS + rounds):
+        for count, step in zip(counts, steps(round_), strict=True):
+            proxy.take()
+            await step()
+            tally = proxy.take()
+            if round_ >= WARMUP_ROUNDS:
+                count.record(tally)
+
 
 def count_round_trips(rounds: int) -> list[Count]:
     """Each operation `rounds` times, after the warm-up, on a fresh migrated database."""
@@ -89,16 +111,7 @@ async def _count(app: FastAPI, proxy: CountingProxy, rounds: int) -> list[Count]
         driver = _Driver(client, headers)
         for user in range(USERS):
             await driver.register(user)
-        for round_ in range(WARMUP_ROUNDS + rounds):
-            steps = driver.round(round_ % USERS)
-            for count, step in zip(counts, steps, strict=True):
-                proxy.take()
-                await step()
-                tally = proxy.take()
-                if round_ >= WARMUP_ROUNDS:
-                    count.rounds.append(len(tally.round_trips))
-                    count.trips = tally.round_trips
-                    count.connections_opened += tally.connections
+        await tally_rounds(proxy, counts, rounds, lambda round_: driver.round(round_ % USERS))
     app.state.container.close()
     return counts
 
@@ -118,7 +131,7 @@ class _Driver:
         await self._expect(self._client.put(f"/v1/users/{uid}", json=email, headers=self._headers))
         await self._change(uid, "grants", FUNDING)
 
-    def round(self, user: int) -> list[Callable[[], Awaitable[None]]]:
+    def round(self, user: int) -> list[Step]:
         """A new payment of `user`, its redelivery, a spend and a grant, in OPERATIONS' order."""
         payment = payments.new_payment(user)
         signature = payments.signed(payment.body)

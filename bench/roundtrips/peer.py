@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -14,7 +13,7 @@ from starlette.applications import Starlette
 
 from bench.peer.app import create_app
 from bench.peer.database import fund_spend_users, peer_database, register_webhook_users
-from bench.roundtrips.operations import OPERATIONS, WARMUP_ROUNDS, Count
+from bench.roundtrips.operations import OPERATIONS, Count, Step, tally_rounds
 from bench.roundtrips.wire import CountingProxy, counting_proxy
 from bench.webhook.databases import POSTGRES_SERVER
 from bench.webhook.payments import WEBHOOK_SECRET, new_payment, signed
@@ -40,19 +39,11 @@ async def _count(proxy: CountingProxy, rounds: int) -> list[Count]:
     counts = [Count(operation) for operation in OPERATIONS[:3]]  # no grants in the peer
     # The peer opens its pool in its lifespan, which httpx's ASGI transport does not run.
     async with app.router.lifespan_context(app), _client(app) as client:
-        for round_ in range(WARMUP_ROUNDS + rounds):
-            for count, step in zip(counts, _round(client, round_), strict=True):
-                proxy.take()
-                await step()
-                tally = proxy.take()
-                if round_ >= WARMUP_ROUNDS:
-                    count.rounds.append(len(tally.round_trips))
-                    count.trips = tally.round_trips
-                    count.connections_opened += tally.connections
+        await tally_rounds(proxy, counts, rounds, lambda round_: _round(client, round_))
     return counts
 
 
-def _round(client: httpx.AsyncClient, number: int) -> list[Callable[[], Awaitable[None]]]:
+def _round(client: httpx.AsyncClient, number: int) -> list[Step]:
     payment = new_payment(0, body_shape="compact")
     headers = {"Content-Type": "application/json", "Stripe-Signature": signed(payment.body)}
     spend = {"credits": 1, "idempotency_key": f"rt-{number}", "reason": "bench"}
