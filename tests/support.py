@@ -7,7 +7,8 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -289,6 +290,17 @@ def container(client: TestClient) -> Container:
 def expire_due(client: TestClient) -> int:
     """Run the expiry job now, as the server does periodically; the credits that expired."""
     return sum(lot.credits for lot in container(client).expiry.expire_due())
+
+
+@contextmanager
+def services_at(database_url: str, now: datetime) -> Iterator[Container]:
+    """The server's services with their clock at `now` (another process, say): how entries made
+    long ago get here."""
+    container = build_container(make_settings(database_url), clock=lambda: now)
+    try:
+        yield container
+    finally:
+        container.close()
 
 
 def assert_database_audit_clean(database_url: str) -> None:

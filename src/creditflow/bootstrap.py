@@ -19,6 +19,7 @@ from creditflow.services.clock import Clock, utc_now
 from creditflow.services.console import Console
 from creditflow.services.deliveries import DeliveryService
 from creditflow.services.expiry import ExpiryService
+from creditflow.services.ledger_totals import LedgerTotalsReader
 from creditflow.services.observer import NO_OBSERVER, Observer
 from creditflow.services.queries import Queries
 from creditflow.services.reconcile import Reconciler
@@ -39,6 +40,7 @@ class Container:
     expiry: ExpiryService
     audit: AuditService
     queries: Queries
+    ledger_totals: LedgerTotalsReader  # the metrics counters' source; caches, one per process
     reconciler: Reconciler | None  # None without STRIPE_SECRET_KEY: nothing to ask
     console: Console  # the operator console's views and actions (/console)
 
@@ -51,7 +53,7 @@ def build_container(
 ) -> Container:
     """`observer` hears what the services did (the HTTP app's metrics); the CLI needs none."""
     engine = build_engine(settings.database_url, pool_size=settings.db_pool_size)
-    uow_factory = partial(UnitOfWork, engine, on_commit=observer.ledger_committed)
+    uow_factory = partial(UnitOfWork, engine)
     gateway = build_gateway(settings)
     catalog = CatalogFile(settings.catalog_path).current
     deliveries = DeliveryService(
@@ -74,6 +76,7 @@ def build_container(
         expiry=ExpiryService(uow_factory, clock),
         audit=AuditService(uow_factory),
         queries=queries,
+        ledger_totals=LedgerTotalsReader(uow_factory, clock),
         reconciler=None
         if gateway is None
         else Reconciler(gateway, deliveries, uow_factory, clock, HANDLED_EVENT_TYPES),

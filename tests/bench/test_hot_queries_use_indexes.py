@@ -5,6 +5,7 @@ predicate the query does not imply could not be used, and would show up here as 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -68,3 +69,39 @@ def test_a_ledger_page_of_a_big_wallet_reads_only_its_own_entries(postgres_url: 
     assert [entry.user_id for entry in page] == [HEAVY] * 50
     [plan] = [plan for plan in capture.plans if "FROM ledger_entries" in plan.statement]
     assert "Rows Removed by Filter" not in plan.text, plan.text
+
+
+@pytest.mark.postgres_only
+def test_a_scrape_after_the_first_reads_only_the_recent_entries_and_only_from_the_index(
+    postgres_url: str,
+) -> None:
+    """The seeded history is days old; three grants are made now. With the planner free to
+    choose, the metrics counters read those three index entries and not one row of the table."""
+    engine = create_engine(postgres_url, poolclass=NullPool)
+    with engine.begin() as connection:
+        seed(connection, SeedPlan(users=300, entries=4000, funding=100))
+    engine.dispose()
+    container = build_container(make_settings(postgres_url))
+    try:
+        for n in range(3):
+            container.wallets.grant(HEAVY, 1, f"recent-{n}", "bench", None)
+        with container.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
+            db.execute(text("VACUUM ANALYZE ledger_entries"))  # as autovacuum would have by now
+        container.ledger_totals.read()  # the first scrape: the whole history, once
+        with explaining(container.engine) as capture:
+            totals = container.ledger_totals.read()
+    finally:
+        container.close()
+    [plan] = [plan for plan in capture.plans if "FROM ledger_entries" in plan.statement]
+    scan = RECENT_RANGE.search(plan.text)
+    assert scan is not None, plan.text
+    assert int(scan.group(1)) == 3, plan.text  # index entries read: the recent ones only
+    assert "Index Cond: (created_at >= " in plan.text, plan.text
+    assert (totals.purchase_grants.entries, totals.spends.entries) == (2000, 2000)
+    assert (totals.promotional_grants.entries, totals.promotional_grants.credits) == (304, 30103)
+
+
+RECENT_RANGE = re.compile(
+    r"Index Only Scan using ix_ledger_entries_created_at_kind_delta on ledger_entries .*"
+    r"\(actual time=[\d.]+\.\.[\d.]+ rows=(\d+)"
+)

@@ -10,15 +10,14 @@ import json
 import re
 import shlex
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from creditflow.bootstrap import Container, build_container
+from creditflow.bootstrap import Container
 from tests.cli.support import cli, cli_json, one_line_error
-from tests.support import assert_ledger_matches_balances, auth, make_settings
+from tests.support import assert_ledger_matches_balances, auth, services_at
 
 LONG_AGO = datetime.now(UTC) - timedelta(days=30)
 NEXT_MONTH = datetime.now(UTC) + timedelta(days=30)
@@ -30,16 +29,6 @@ def audited(cli_database: str) -> Iterator[None]:
     yield
     assert cli_json("audit")["ok"] is True
     assert_ledger_matches_balances(cli_database)
-
-
-@contextmanager
-def services_at(database_url: str, now: datetime) -> Iterator[Container]:
-    """The server's services with their clock at `now`: how credits granted long ago get here."""
-    container = build_container(make_settings(database_url), clock=lambda: now)
-    try:
-        yield container
-    finally:
-        container.close()
 
 
 def ledger_of(user_id: str) -> list[tuple[int, str, str]]:

@@ -2,16 +2,15 @@
 
 The HTTP app plugs its metrics in (entrypoints/http/metrics.py); the CLI, which exposes no
 metrics, keeps the default `NO_OBSERVER`. Reports are made after the transaction commits, so an
-observer only ever counts what really happened.
+observer only ever counts what really happened. Credits granted and spent are not reported: the
+metrics read them from the ledger (services/ledger_totals.py), which holds every process's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
 from creditflow.domain.deliveries import DeliveryStatus
-from creditflow.domain.ledger import LedgerEntry
 
 
 class Observer(Protocol):
@@ -19,18 +18,12 @@ class Observer(Protocol):
         """A webhook delivery was stored with this outcome (a settled event redelivered:
         `duplicate`)."""
 
-    def ledger_committed(self, entries: Sequence[LedgerEntry]) -> None:
-        """One transaction committed these ledger entries: credits moved, once."""
-
     def spend_refused(self, reason: str) -> None:
         """A spend was refused for `reason` (an error code), nothing moved."""
 
 
 class _NoObserver:
     def delivery_settled(self, event_type: str, status: DeliveryStatus) -> None:
-        pass
-
-    def ledger_committed(self, entries: Sequence[LedgerEntry]) -> None:
         pass
 
     def spend_refused(self, reason: str) -> None:

@@ -77,6 +77,8 @@ ledger_entries = Table(
     CheckConstraint("reason <> ''", name="has_reason"),
     Index("ix_ledger_entries_user_id_id", "user_id", "id"),
     Index("ix_ledger_entries_purchase_id", "purchase_id"),
+    # The metrics counters' recent range, summed from the index alone (0007).
+    Index("ix_ledger_entries_created_at_kind_delta", "created_at", "kind", "delta"),
 )
 
 credit_lots = Table(

@@ -1,9 +1,11 @@
 """Prometheus metrics: what creditflow counts, and `GET /metrics` to read them.
 
-Counters and the latency histogram belong to this process: with several server processes each
-exposes its own and Prometheus adds them up across targets. The backlog gauges are read from the
-database when scraped, so every process reports the same, global, numbers. Each app has a
-registry of its own, never the library's global one: tests build many apps in one process.
+The webhook and refusal counters and the latency histogram belong to this process: with several
+server processes each exposes its own and Prometheus adds them up across targets. The backlog
+gauges and the grant and spend counters are read from the database when scraped (the counters
+from the ledger, which holds what every process did, the CLI's included), so every process
+reports the same, global, numbers. Each app has a registry of its own, never the library's
+global one: tests build many apps in one process.
 
 `Metrics` is the services' `Observer` (they report after each commit) plus what only the HTTP
 layer sees: webhook requests refused before anything was stored, and how long each one took.
@@ -12,7 +14,7 @@ layer sees: webhook requests refused before anything was stored, and how long ea
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
 from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import (
@@ -23,11 +25,11 @@ from prometheus_client import (
     disable_created_metrics,
 )
 from prometheus_client import generate_latest as render
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.concurrency import run_in_threadpool
 
 from creditflow.domain.deliveries import DeliveryStatus
-from creditflow.domain.ledger import EntryKind, LedgerEntry
+from creditflow.domain.ledger_totals import LedgerTotals
 from creditflow.entrypoints.http.auth import require_metrics_key
 from creditflow.errors import (
     DatabaseUnavailable,
@@ -43,8 +45,6 @@ from creditflow.services.queries import Backlog
 log = logging.getLogger(__name__)
 
 METRICS_PATH = "/metrics"
-# Ledger kinds that put credits into a wallet, as the `source` label names them.
-GRANT_SOURCES = {EntryKind.PURCHASE.value: "purchase", EntryKind.GRANT.value: "promotional"}
 REFUSAL_REASONS = tuple(
     error.code
     for error in (
@@ -83,55 +83,23 @@ class Metrics:
             "Time to answer a webhook request, from arrival to response (refused ones too).",
             registry=registry,
         )
-        self.grants = Counter(
-            "creditflow_grants",
-            "Grants that put credits into a wallet: purchases (a pending grant once claimed) and "
-            "promotional grants.",
-            ["source"],
-            registry=registry,
-        )
-        self.credits_granted = Counter(
-            "creditflow_credits_granted",
-            "Credits those grants put into wallets.",
-            ["source"],
-            registry=registry,
-        )
-        self.spends = Counter(
-            "creditflow_spends",
-            "Spends that took credits (a retry with the same idempotency key is not counted).",
-            registry=registry,
-        )
-        self.credits_spent = Counter(
-            "creditflow_credits_spent", "Credits those spends took.", registry=registry
-        )
         self.spends_refused = Counter(
             "creditflow_spends_refused", "Spends refused, by reason.", ["reason"], registry=registry
         )
         # Series that exist from the start read 0 instead of being absent until the first event.
         for reason in REFUSAL_REASONS:
             self.refused.labels(reason)
-        for source in GRANT_SOURCES.values():
-            self.grants.labels(source)
-            self.credits_granted.labels(source)
         self.spends_refused.labels(InsufficientCredits.code)
 
-    def watch_backlog(self, read: Callable[[], Backlog]) -> None:
-        """Report `read()` (a database query) at every scrape."""
-        self.registry.register(BacklogCollector(read))
+    def watch_database(
+        self, backlog: Callable[[], Backlog], ledger_totals: Callable[[], LedgerTotals]
+    ) -> None:
+        """Report what these read from the database at every scrape."""
+        self.registry.register(DatabaseCollector(backlog, ledger_totals))
 
     def delivery_settled(self, event_type: str, status: DeliveryStatus) -> None:
         # Event types come from verified deliveries only: Stripe's own, bounded set of names.
         self.deliveries.labels(event_type, status.value).inc()
-
-    def ledger_committed(self, entries: Sequence[LedgerEntry]) -> None:
-        for entry in entries:
-            source = GRANT_SOURCES.get(entry.kind)
-            if source is not None and entry.delta > 0:
-                self.grants.labels(source).inc()
-                self.credits_granted.labels(source).inc(entry.delta)
-            elif entry.kind == EntryKind.SPEND:
-                self.spends.inc()
-                self.credits_spent.inc(-entry.delta)
 
     def spend_refused(self, reason: str) -> None:
         self.spends_refused.labels(reason).inc()
@@ -140,21 +108,27 @@ class Metrics:
         self.refused.labels(reason).inc()
 
 
-class BacklogCollector:
-    """Gauges read from the database at scrape time, so they are global across processes."""
+class DatabaseCollector:
+    """Gauges and counters read from the database at scrape time, so they are global across
+    processes. With the database down they are left out, counters included: a counter that read
+    0 would look to Prometheus like a reset."""
 
-    def __init__(self, read: Callable[[], Backlog]) -> None:
-        self._read = read
+    def __init__(
+        self, backlog: Callable[[], Backlog], ledger_totals: Callable[[], LedgerTotals]
+    ) -> None:
+        self._backlog = backlog
+        self._ledger_totals = ledger_totals
 
     def collect(self) -> Iterable[Metric]:
         up = GaugeMetricFamily(
             "creditflow_database_up", "1 when the database answered this scrape's queries."
         )
         try:
-            backlog = self._read()
+            backlog = self._backlog()
+            totals = self._ledger_totals()
         except DatabaseUnavailable as exc:
-            # The process's own counters are still worth scraping; the backlog is simply absent.
-            log.warning("metrics scrape without the backlog: %s", exc.message)
+            # The process's own counters are still worth scraping; the database's are absent.
+            log.warning("metrics scrape without the database's series: %s", exc.message)
             up.add_metric([], 0)
             yield up
             return
@@ -175,6 +149,33 @@ class BacklogCollector:
             "Stored deliveries parked as needs_attention until an operator acts.",
             value=backlog.needs_attention,
         )
+        yield from ledger_counters(totals)
+
+
+def ledger_counters(totals: LedgerTotals) -> Iterable[Metric]:
+    grants = CounterMetricFamily(
+        "creditflow_grants",
+        "Grants that put credits into a wallet: purchases (a pending grant once claimed) and "
+        "promotional grants, made by any process (the CLI's too).",
+        labels=["source"],
+    )
+    credits_granted = CounterMetricFamily(
+        "creditflow_credits_granted", "Credits those grants put into wallets.", labels=["source"]
+    )
+    for source, tally in totals.grants_by_source().items():
+        grants.add_metric([source], tally.entries)
+        credits_granted.add_metric([source], tally.credits)
+    yield grants
+    yield credits_granted
+    yield CounterMetricFamily(
+        "creditflow_spends",
+        "Spends that took credits, made by any process (a retry with the same idempotency key is "
+        "not counted).",
+        value=totals.spends.entries,
+    )
+    yield CounterMetricFamily(
+        "creditflow_credits_spent", "Credits those spends took.", value=totals.spends.credits
+    )
 
 
 def app_metrics(request: Request) -> Metrics:
@@ -182,7 +183,7 @@ def app_metrics(request: Request) -> Metrics:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """The Prometheus text format. Rendered in a worker thread: the backlog reads the database."""
+    """The Prometheus text format. Rendered in a worker thread: the collector reads the database."""
     body = await run_in_threadpool(render, app_metrics(request).registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
