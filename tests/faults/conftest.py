@@ -1,4 +1,5 @@
-"""Fixtures of the fault tests: their scale, their seeded randomness, a PostgreSQL of their own."""
+"""Fixtures of the fault tests: their scale, their seeded randomness, a PostgreSQL of their own,
+the app on the shared PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from creditflow.adapters.db import migrate
 from creditflow.adapters.db.engine import build_engine
+from creditflow.entrypoints.http import create_app
 from tests.conftest import sqlite_database
 from tests.faults.postgres_cluster import ThrowawayPostgres, throwaway_postgres, why_unavailable
+from tests.support import assert_database_audit_clean, make_settings
 
 LONG_SCALE = 10
 
@@ -57,3 +61,13 @@ def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return sqlite_database(request, tmp_path)
     cluster: ThrowawayPostgres = request.getfixturevalue("own_postgres")
     return cluster.url
+
+
+@pytest.fixture
+def app_client(postgres_url: str) -> Iterator[TestClient]:
+    """The app on PostgreSQL; an unhandled error is a 500, as a real server answers it."""
+    with TestClient(
+        create_app(make_settings(postgres_url)), raise_server_exceptions=False
+    ) as client:
+        yield client
+    assert_database_audit_clean(postgres_url)

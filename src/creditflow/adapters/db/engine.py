@@ -4,6 +4,8 @@ SQLite: every transaction starts with BEGIN IMMEDIATE, taking the write lock up 
 threads or processes never both read "not yet granted" and both grant; WAL lets readers continue;
 a busy timeout turns contention into waiting instead of "database is locked" errors.
 PostgreSQL: READ COMMITTED with explicit row locks and advisory locks where the code needs them.
+No pre-ping (a round trip at every checkout): a transaction whose first statement meets a
+connection the server closed is started over on a fresh one instead (`reconnect`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from creditflow.adapters.db.reconnect import retry_first_round_trips
 from creditflow.settings import DEFAULT_POOL_SIZE
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -24,14 +27,15 @@ def build_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
     so a process may hold up to 3 x `pool_size`. SQLite's engine has no such pool."""
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size * 2,
-        pool_pre_ping=True,
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
     )
+    retry_first_round_trips(engine)
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:

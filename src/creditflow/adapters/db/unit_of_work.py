@@ -2,8 +2,10 @@
 
 Services open it (`with uow_factory() as uow: ... uow.commit()`); nothing else begins or commits.
 Connection-level failures become `DatabaseUnavailable`, which the HTTP layer answers with 503 so
-Stripe retries the delivery later. Once a commit succeeds, the ledger entries it made are handed to
-`on_commit` (metrics count credits that really moved, whichever use case moved them).
+Stripe retries the delivery later; only a pooled connection found dead by the transaction's first
+statement is replaced, and that statement sent again, without a word (`reconnect`). Once a
+commit succeeds, the ledger entries it made are handed to `on_commit` (metrics count credits that
+really moved, whichever use case moved them).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from creditflow.adapters.db import reconnect
 from creditflow.adapters.db.repositories.inbox import InboxRepository
 from creditflow.adapters.db.repositories.lots import LotRepository
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
@@ -43,7 +46,8 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         try:
-            connection = self._engine.connect()
+            # Its first statement, on a connection found dead, is sent again on a fresh one.
+            connection = reconnect.connect(self._engine)
             connection.begin()
         except (OperationalError, DBAPIError) as exc:
             raise _unavailable(exc) from exc

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from creditflow import __version__
+from creditflow.adapters.db import reconnect
 from creditflow.bootstrap import Container, build_container
 from creditflow.entrypoints.http import api, checkout
 from creditflow.entrypoints.http.console import console_router
@@ -96,5 +97,6 @@ async def healthz_head(request: Request) -> Response:
 
 
 def _ping(container: Container) -> None:
-    with container.engine.connect() as connection:
+    # Like a transaction: a pooled connection the server closed is replaced, not reported.
+    with reconnect.connect(container.engine) as connection:
         connection.execute(text("SELECT 1"))

@@ -1,0 +1,51 @@
+"""Killing the server side of a connection, as a PostgreSQL restart or failover does.
+
+From another connection, `pg_terminate_backend` ends a connection's backend: the client learns
+it only at its next round trip, as after a restart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+
+
+def backend_pid(connection: Connection) -> int:
+    pid: int = connection.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+    return pid
+
+
+def terminate(database_url: str, pids: list[int]) -> None:
+    """End those backends from another connection; waits (5 s at most) until they are gone."""
+    killer = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with killer.connect() as other:
+            ended = other.execute(
+                text("SELECT pg_terminate_backend(pid, 5000) FROM unnest(:pids) AS pid"),
+                {"pids": pids},
+            ).scalars()
+            assert all(ended), "a backend did not end"
+    finally:
+        killer.dispose()
+
+
+def sever_before(engine: Engine, step: str, database_url: str) -> None:
+    """Terminate the backend of the connection about to run `step` (the start of a statement,
+    or COMMIT), the first time it comes."""
+    done: list[int] = []
+
+    def kill(connection: Connection) -> None:
+        if not done:
+            done.append(backend_pid(connection))
+            terminate(database_url, done)
+
+    def before_statement(connection: Connection, *args: Any) -> None:
+        statement: str = args[1]
+        if statement.startswith(step):
+            kill(connection)
+
+    if step == "COMMIT":
+        event.listen(engine, "commit", kill)
+    else:
+        event.listen(engine, "before_cursor_execute", before_statement)
