@@ -12,7 +12,8 @@ import pytest
 
 from creditflow.adapters.db.engine import build_engine
 from creditflow.adapters.db.unit_of_work import LedgerListener, UnitOfWork, UnitOfWorkFactory
-from creditflow.domain.ledger import EntryKind, LedgerEntry, Posting
+from creditflow.domain.kinds import EntryKind
+from creditflow.domain.wallet import LedgerEntry, Posting
 from creditflow.errors import NeedsAttention
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

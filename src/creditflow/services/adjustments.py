@@ -25,9 +25,10 @@ from creditflow.domain.adjustments import (
     targets,
 )
 from creditflow.domain.deliveries import DeliveryStatus
-from creditflow.domain.ledger import EntryKind, Posting
+from creditflow.domain.kinds import EntryKind
 from creditflow.domain.payments import ChargeRefunded, DisputeChanged, MoneyBack, RefundChanged
 from creditflow.domain.purchases import PaymentState, Purchase, display_status
+from creditflow.domain.wallet import Posting
 
 # How the refunds table remembers a refund: still counted, or canceled/failed (final: Stripe
 # returned the money and never revives the refund).

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.keys import lot_expiry_key, lot_reference
-from creditflow.domain.ledger import EntryKind, Posting
+from creditflow.domain.kinds import EntryKind
+from creditflow.domain.wallet import Posting
 from creditflow.services.clock import Clock
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,10 @@ from creditflow.domain.adjustments import RefundPolicy
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.domain.keys import identity_lock_keys, purchase_grant_key
-from creditflow.domain.ledger import EntryKind, Posting
+from creditflow.domain.kinds import EntryKind
 from creditflow.domain.payments import PaymentEvent
 from creditflow.domain.purchases import PaymentState, Purchase, advance
+from creditflow.domain.wallet import Posting
 from creditflow.errors import NeedsAttention
 from creditflow.services.adjustments import lock_purchase, settle
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from creditflow.domain.deliveries import DeliveryStatus
-from creditflow.domain.ledger import LedgerEntry
+from creditflow.domain.wallet import LedgerEntry
 
 
 class Observer(Protocol):

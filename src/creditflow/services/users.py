@@ -10,10 +10,11 @@ from typing import Literal
 from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from creditflow.domain.buyers import normalize_email
 from creditflow.domain.keys import identity_lock_keys, purchase_grant_key
-from creditflow.domain.ledger import EntryKind, Posting
+from creditflow.domain.kinds import EntryKind
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchases import Purchase
 from creditflow.domain.users import User
+from creditflow.domain.wallet import Posting
 from creditflow.errors import Conflict, InvalidRequest
 from creditflow.services.clock import Clock
 

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.credits import MAX_CREDITS
 from creditflow.domain.keys import grant_key, spend_key
-from creditflow.domain.ledger import EntryKind, LedgerEntry, Posting
+from creditflow.domain.kinds import EntryKind
+from creditflow.domain.wallet import LedgerEntry, Posting
 from creditflow.errors import Conflict, InsufficientCredits, InvalidRequest
 from creditflow.services.clock import Clock
 from creditflow.services.observer import NO_OBSERVER, Observer

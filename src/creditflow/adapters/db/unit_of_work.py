@@ -22,7 +22,7 @@ from creditflow.adapters.db.repositories.pending import PendingGrantRepository
 from creditflow.adapters.db.repositories.purchases import PurchaseRepository
 from creditflow.adapters.db.repositories.users import UserRepository
 from creditflow.adapters.db.repositories.wallets import WalletRepository
-from creditflow.domain.ledger import LedgerEntry
+from creditflow.domain.wallet import LedgerEntry
 from creditflow.errors import DatabaseUnavailable
 
 LedgerListener = Callable[[Sequence[LedgerEntry]], None]

@@ -27,7 +27,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from starlette.concurrency import run_in_threadpool
 
 from creditflow.domain.deliveries import DeliveryStatus
-from creditflow.domain.ledger import EntryKind, LedgerEntry
+from creditflow.domain.kinds import EntryKind
+from creditflow.domain.wallet import LedgerEntry
 from creditflow.entrypoints.http.auth import require_metrics_key
 from creditflow.errors import (
     DatabaseUnavailable,

@@ -26,9 +26,9 @@ from creditflow.adapters.db.tables import (
     webhook_events,
 )
 from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
-from creditflow.domain.lots import Lot
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchases import Purchase, PurchaseStatus
+from creditflow.domain.wallet import Lot
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from sqlalchemy import Connection, Executable, Row, select, update
 
 from creditflow.adapters.db.repositories._sql import upsert
 from creditflow.adapters.db.tables import credit_lots
-from creditflow.domain.lots import Lot, LotSource
+from creditflow.domain.kinds import LotSource
+from creditflow.domain.wallet import Lot
 
 
 class LotRepository:

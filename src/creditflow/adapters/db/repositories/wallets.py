@@ -9,9 +9,9 @@ from sqlalchemy import Connection, Row, bindparam, func, select
 from creditflow.adapters.db.repositories._sql import insert_row_if_absent, set_by_key
 from creditflow.adapters.db.repositories.lots import LotRepository
 from creditflow.adapters.db.tables import ledger_entries, wallets
-from creditflow.domain.ledger import LedgerEntry, Posting
-from creditflow.domain.lots import LotSource, credits_for_lots, plan_take
+from creditflow.domain.kinds import LotSource
 from creditflow.domain.users import Wallet
+from creditflow.domain.wallet import LedgerEntry, Posting, credits_for_lots, plan_take
 from creditflow.errors import InsufficientCredits, NotFound
 
 
