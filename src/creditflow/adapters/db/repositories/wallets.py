@@ -1,8 +1,8 @@
 """Wallets, their ledger and lots: loaded with the wallet's lock, stored as `decide` returned.
 
 This module decides nothing (domain/wallet.py does): `load` reads what a decision needs, under
-the wallet row's lock, and `store` writes a `Posted` back, each as a few statements sent together
-(adapters/db/pipeline.py).
+the wallet row's lock, and `store` writes a `Posted` back: one round trip each on PostgreSQL
+(adapters/db/pipeline.py), the same statements in turn on SQLite.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ class WalletRepository:
     ) -> WalletState:
         """The wallet row locked first, so concurrent postings to one wallet queue up; then,
         each statement seeing every commit before the lock was granted, its open lots (and
-        `purchase_id`'s lot, even empty) and the entry already under `key`."""
+        `purchase_id`'s lot, even empty) and the entry already under `key`. One round trip on
+        PostgreSQL, BEGIN included (pipeline.py)."""
         statements: list[Statement] = [
             (_LOCK, {"user_id": user_id}),
             (_LOTS, {"user_id": user_id, "purchase_id": purchase_id}),
@@ -59,9 +60,9 @@ class WalletRepository:
         return WalletState(user_id, balance, tuple(lot_from(row) for row in lots), entries)
 
     def store(self, posted: Posted) -> LedgerEntry:
-        """The entry, the lots it moves and the balance, written together. The entry is a plain
-        insert, its key checked by the load under the wallet's lock: a key posted meanwhile by
-        another wallet's transaction fails loudly."""
+        """The entry, the lots it moves and the balance, written together: one round trip on
+        PostgreSQL. The entry is a plain insert, its key checked by the load under the wallet's
+        lock: a key posted meanwhile by another wallet's transaction fails loudly."""
         new = posted.entry
         statements: list[Statement] = [(_INSERT_ENTRY, entry_values(posted))]
         statements += [(_TAKE, {"lot_id": lot, "moved": credits}) for lot, credits in posted.takes]
