@@ -18,8 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from creditflow.domain.deliveries import DeliveryStatus
-from creditflow.domain.ledger import EntryKind
-from creditflow.domain.lots import LotSource
+from creditflow.domain.kinds import EntryKind, LotSource
 from creditflow.domain.purchases import PaymentState, PurchaseStatus
 
 # psycopg's named placeholders: the bare app hands it to psycopg, the other app through

@@ -1,5 +1,5 @@
 """The schema is written twice (the migration creates it, tables.py lets code query it) and the
-zero-entry rule a third time (domain/ledger.py); these tests keep the three in step."""
+zero-entry rule a third time (domain/kinds.py); these tests keep the three in step."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import CheckConstraint, inspect
 
 from creditflow.adapters.db.engine import build_engine
 from creditflow.adapters.db.tables import ledger_entries, metadata
-from creditflow.domain.ledger import ZERO_DELTA_KINDS
+from creditflow.domain.kinds import ZERO_DELTA_KINDS
 
 
 def test_the_migrated_schema_has_every_table_column_and_index_of_tables_py(

@@ -11,9 +11,12 @@ from functools import partial
 import pytest
 
 from creditflow.adapters.db.engine import build_engine
-from creditflow.adapters.db.unit_of_work import LedgerListener, UnitOfWork, UnitOfWorkFactory
-from creditflow.domain.ledger import EntryKind, LedgerEntry, Posting
+from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from creditflow.domain.kinds import EntryKind
+from creditflow.domain.wallet import LedgerEntry, Posting
 from creditflow.errors import NeedsAttention
+from creditflow.services.posting import post
+from creditflow.services.unit_of_work import LedgerListener
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -24,7 +27,7 @@ def test_entries_of_a_rolled_back_savepoint_are_not_reported(database_url: str) 
         uow.users.save("user_1", None, None, NOW)
         with pytest.raises(NeedsAttention):
             post_in_a_step_that_fails(uow, posting("rolled back", 5))
-        uow.wallets.post(posting("kept", 3), NOW)
+        post(uow, posting("kept", 3), NOW)
         assert reported == []  # not before the commit
         uow.commit()
 
@@ -35,7 +38,7 @@ def test_a_transaction_never_committed_reports_nothing(database_url: str) -> Non
     reported: list[LedgerEntry] = []
     with units_of_work(database_url, reported.extend) as new_uow, new_uow() as uow:
         uow.users.save("user_1", None, None, NOW)
-        uow.wallets.post(posting("abandoned", 5), NOW)
+        post(uow, posting("abandoned", 5), NOW)
 
     assert reported == []
 
@@ -53,7 +56,7 @@ def posting(reference: str, credits: int) -> Posting:
 
 def post_in_a_step_that_fails(uow: UnitOfWork, entry: Posting) -> None:
     with uow.savepoint():
-        uow.wallets.post(entry, NOW)
+        post(uow, entry, NOW)
         raise NeedsAttention("a later step refused")
 
 

@@ -18,7 +18,8 @@ from creditflow.domain.adjustments import (
     refunded_after_charge_report,
     targets,
 )
-from creditflow.domain.ledger import ZERO_DELTA_KINDS, EntryKind, Posting
+from creditflow.domain.kinds import ZERO_DELTA_KINDS, EntryKind
+from creditflow.domain.wallet import Posting
 
 CLOSED = [DisputeStatus.WON, DisputeStatus.LOST]
 

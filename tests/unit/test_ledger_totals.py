@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from creditflow.domain.ledger import EntryKind
+from creditflow.domain.kinds import EntryKind
 from creditflow.domain.ledger_totals import EntryGroup, LedgerTotals, Tally, totals_of
 
 

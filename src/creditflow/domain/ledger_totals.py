@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from creditflow.domain.ledger import EntryKind
+from creditflow.domain.kinds import EntryKind
 
 
 @dataclass(frozen=True)

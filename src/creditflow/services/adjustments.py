@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from creditflow.adapters.db.unit_of_work import UnitOfWork
 from creditflow.domain.adjustments import (
     DisputeStatus,
     RefundPolicy,
@@ -25,9 +24,12 @@ from creditflow.domain.adjustments import (
     targets,
 )
 from creditflow.domain.deliveries import DeliveryStatus
-from creditflow.domain.ledger import EntryKind, Posting
+from creditflow.domain.kinds import EntryKind
 from creditflow.domain.payments import ChargeRefunded, DisputeChanged, MoneyBack, RefundChanged
 from creditflow.domain.purchases import PaymentState, Purchase, display_status
+from creditflow.domain.wallet import Posting
+from creditflow.services.posting import post
+from creditflow.services.unit_of_work import UnitOfWork
 
 # How the refunds table remembers a refund: still counted, or canceled/failed (final: Stripe
 # returned the money and never revives the refund).
@@ -165,11 +167,12 @@ def _move_credits(
         return recorded
     written_off = purchase.credits_written_off
     for kind, delta in movements(old, new):
-        balance = uow.wallets.lock(purchase.user_id)
+        balance = uow.wallets.load(purchase.user_id).balance
         take = apply_policy(delta, balance, written_off, policy)
         # Posted even when the policy leaves nothing to move: the ledger tells the story.
         sequence = uow.wallets.count_for_purchase(purchase.id)
-        uow.wallets.post(
+        post(
+            uow,
             Posting(
                 user_id=purchase.user_id,
                 delta=take.post,

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.checkout import (
     CheckoutOrder,
     CreatedSession,
@@ -28,6 +27,7 @@ from creditflow.domain.purchases import Purchase
 from creditflow.errors import InvalidRequest, NotConfigured, NotFound
 from creditflow.services.clock import Clock
 from creditflow.services.deliveries import Delivery, DeliveryResult, DeliveryService
+from creditflow.services.unit_of_work import UnitOfWorkFactory
 
 FULFIL_ENDPOINT = "/v1/checkout-sessions/{id}/fulfil"
 

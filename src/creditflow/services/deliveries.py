@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from creditflow.domain.adjustments import RefundPolicy
 from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.domain.payments import IgnoredEvent, Interpretation, MoneyBack, PaymentEvent
@@ -23,6 +22,7 @@ from creditflow.services.adjustments import apply_money_back
 from creditflow.services.clock import Clock
 from creditflow.services.fulfilment import apply_payment
 from creditflow.services.observer import NO_OBSERVER, Observer
+from creditflow.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.keys import lot_expiry_key, lot_reference
-from creditflow.domain.ledger import EntryKind, Posting
+from creditflow.domain.kinds import EntryKind
+from creditflow.domain.wallet import Posting
 from creditflow.services.clock import Clock
+from creditflow.services.posting import post
+from creditflow.services.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -37,7 +39,7 @@ class ExpiryService:
         expired: list[ExpiredLot] = []
         while True:
             with self._uow() as uow:
-                due = uow.lots.expired(self._clock(), BATCH)
+                due = uow.wallets.expired_lots(self._clock(), BATCH)
             if not due:
                 return expired
             for user_id, lot in due:
@@ -47,11 +49,13 @@ class ExpiryService:
 
     def _expire(self, user_id: str, lot_id: int) -> int:
         with self._uow() as uow:
-            uow.wallets.lock(user_id)
-            lot = uow.lots.get(lot_id)  # re-read under the wallet lock: a spend may have won
-            if lot.remaining == 0:
+            # Re-read under the wallet lock: a spend may have emptied the lot meanwhile.
+            wallet = uow.wallets.load(user_id, lot_expiry_key(lot_id))
+            lot = next((lot for lot in wallet.lots if lot.id == lot_id), None)
+            if lot is None or lot.remaining == 0:
                 return 0
-            uow.wallets.post(
+            post(
+                uow,
                 Posting(
                     user_id=user_id,
                     delta=-lot.remaining,
@@ -63,6 +67,7 @@ class ExpiryService:
                     from_lot=lot.id,
                 ),
                 self._clock(),
+                wallet,
             )
             uow.commit()
         log.info("expired %d credits of %s (lot %d)", lot.remaining, user_id, lot.id)

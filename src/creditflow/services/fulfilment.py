@@ -14,16 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from creditflow.adapters.db.unit_of_work import UnitOfWork
 from creditflow.domain.adjustments import RefundPolicy
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.domain.keys import identity_lock_keys, purchase_grant_key
-from creditflow.domain.ledger import EntryKind, Posting
+from creditflow.domain.kinds import EntryKind
 from creditflow.domain.payments import PaymentEvent
 from creditflow.domain.purchases import PaymentState, Purchase, advance
+from creditflow.domain.wallet import Posting
 from creditflow.errors import NeedsAttention
 from creditflow.services.adjustments import lock_purchase, settle
+from creditflow.services.posting import post
+from creditflow.services.unit_of_work import UnitOfWork
 
 
 def apply_payment(
@@ -149,7 +151,8 @@ def _credit(
             now=now,
         )
         return
-    uow.wallets.post(
+    post(
+        uow,
         Posting(
             user_id=grant.user_id,
             delta=grant.credits,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
-from creditflow.domain.ledger import LedgerEntry
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchases import Purchase, PurchaseStatus
 from creditflow.domain.users import User, Wallet
+from creditflow.domain.wallet import LedgerEntry
 from creditflow.errors import InvalidRequest, NotFound
+from creditflow.services.unit_of_work import UnitOfWorkFactory
 
 
 @dataclass(frozen=True)

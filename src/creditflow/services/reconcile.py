@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.errors import StripeUnavailable
 from creditflow.services.clock import Clock
 from creditflow.services.deliveries import Delivery, DeliveryResult
+from creditflow.services.unit_of_work import UnitOfWorkFactory
 
 RECONCILE_ENDPOINT = "reconcile"  # what the inbox row says it arrived through
 EVENTS_KEPT = timedelta(days=30)  # how far back Stripe's Events API lists

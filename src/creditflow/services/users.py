@@ -7,15 +7,17 @@ from datetime import datetime
 from enum import Enum
 from typing import Literal
 
-from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from creditflow.domain.buyers import normalize_email
 from creditflow.domain.keys import identity_lock_keys, purchase_grant_key
-from creditflow.domain.ledger import EntryKind, Posting
+from creditflow.domain.kinds import EntryKind
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchases import Purchase
 from creditflow.domain.users import User
+from creditflow.domain.wallet import Posting
 from creditflow.errors import Conflict, InvalidRequest
 from creditflow.services.clock import Clock
+from creditflow.services.posting import post
+from creditflow.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 MAX_USER_ID_LENGTH = 255
 MAX_EMAIL_LENGTH = 320
@@ -91,7 +93,8 @@ class UserService:
         uow.purchases.update(grant.purchase_id, now, user_id=user_id, credited_at=now)
         if grant.credits == 0:
             return True
-        posted = uow.wallets.post(
+        posted = post(
+            uow,
             Posting(
                 user_id=user_id,
                 delta=grant.credits,

@@ -10,13 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.credits import MAX_CREDITS
 from creditflow.domain.keys import grant_key, spend_key
-from creditflow.domain.ledger import EntryKind, LedgerEntry, Posting
+from creditflow.domain.kinds import EntryKind
+from creditflow.domain.wallet import Conflicting, LedgerEntry, Posting, Replayed
 from creditflow.errors import Conflict, InsufficientCredits, InvalidRequest
 from creditflow.services.clock import Clock
 from creditflow.services.observer import NO_OBSERVER, Observer
+from creditflow.services.posting import post_or_explain, refusal_error
+from creditflow.services.unit_of_work import UnitOfWorkFactory
 
 MAX_KEY_LENGTH = 200
 MAX_REASON_LENGTH = 500
@@ -82,39 +84,27 @@ class WalletOperations:
         return self._apply(posting)
 
     def _apply(self, posting: Posting) -> WalletChange:
-        """Post, or answer a retry with its original result. The posting itself finds a retry
-        (its key is taken) after locking the wallet: one round trip fewer than asking first."""
+        """Post, or answer a retry with its original result (the load finds it by its key)."""
         with self._uow() as uow:
-            now = self._clock()
-            if posting.expires_at is not None and posting.expires_at <= now:
-                uow.wallets.lock(posting.user_id)  # an unknown user is a 404 before all else
-                original = uow.wallets.entry_by_key(posting.key)
-                if original is None:
-                    raise InvalidRequest("expires_at is in the past")
-                return _replay(original, posting)
-            entry = uow.wallets.post(posting, now)
-            if entry is None:
-                original = uow.wallets.entry_by_key(posting.key)
-                assert original is not None
-                return _replay(original, posting)
-            uow.commit()
-        return WalletChange(entry=entry, balance=entry.balance_after, replayed=False)
+            outcome = post_or_explain(uow, posting, self._clock())
+            if isinstance(outcome, LedgerEntry):
+                uow.commit()
+                return WalletChange(entry=outcome, balance=outcome.balance_after, replayed=False)
+        if isinstance(outcome, Replayed):
+            return WalletChange(outcome.original, outcome.original.balance_after, replayed=True)
+        if isinstance(outcome, Conflicting):
+            raise _conflict(outcome.original, posting)
+        raise refusal_error(posting, outcome)
 
 
-def _replay(original: LedgerEntry, posting: Posting) -> WalletChange:
-    """The original result for a retry; a different request under the same key is refused."""
-    if (original.delta, original.reason, original.expires_at) != (
-        posting.delta,
-        posting.reason,
-        posting.expires_at,
-    ):
-        expires = original.expires_at
-        expiry = "" if expires is None else f", expiring {expires.isoformat()}"
-        raise Conflict(
-            f"idempotency key {posting.reference!r} was used for a different request "
-            f"({abs(original.delta)} credits, reason {original.reason!r}{expiry})"
-        )
-    return WalletChange(entry=original, balance=original.balance_after, replayed=True)
+def _conflict(original: LedgerEntry, posting: Posting) -> Conflict:
+    """A different request under the same key is refused, never silently merged."""
+    expires = original.expires_at
+    expiry = "" if expires is None else f", expiring {expires.isoformat()}"
+    return Conflict(
+        f"idempotency key {posting.reference!r} was used for a different request "
+        f"({abs(original.delta)} credits, reason {original.reason!r}{expiry})"
+    )
 
 
 def _in_utc(expires_at: datetime) -> datetime:

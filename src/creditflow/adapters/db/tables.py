@@ -35,7 +35,7 @@ metadata = MetaData(
     }
 )
 
-# Only refund and dispute entries may move nothing (domain/ledger.py ZERO_DELTA_KINDS says why).
+# Only refund and dispute entries may move nothing (domain/kinds.py ZERO_DELTA_KINDS says why).
 ZERO_DELTA_KINDS_SQL = "kind IN ('refund', 'refund_reversal', 'dispute_hold', 'dispute_return')"
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.

@@ -1,6 +1,7 @@
 """The unit of work: one connection, one transaction, committed once or rolled back.
 
-Services open it (`with uow_factory() as uow: ... uow.commit()`); nothing else begins or commits.
+It implements services/unit_of_work.py's protocol. Services open it (`with uow_factory() as uow:
+... uow.commit()`); nothing else begins or commits.
 Connection-level failures become `DatabaseUnavailable`, which the HTTP layer answers with 503 so
 Stripe retries the delivery later; only a pooled connection found dead by the transaction's first
 statement is replaced, and that statement sent again, without a word (`reconnect`). Once a
@@ -11,7 +12,7 @@ really moved, whichever use case moved them).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from types import TracebackType
 
@@ -20,15 +21,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from creditflow.adapters.db import reconnect
 from creditflow.adapters.db.repositories.inbox import InboxRepository
-from creditflow.adapters.db.repositories.lots import LotRepository
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
 from creditflow.adapters.db.repositories.purchases import PurchaseRepository
 from creditflow.adapters.db.repositories.users import UserRepository
 from creditflow.adapters.db.repositories.wallets import WalletRepository
-from creditflow.domain.ledger import LedgerEntry
+from creditflow.domain.wallet import LedgerEntry
 from creditflow.errors import DatabaseUnavailable
-
-LedgerListener = Callable[[Sequence[LedgerEntry]], None]
+from creditflow.services.unit_of_work import LedgerListener
 
 
 class UnitOfWork:
@@ -37,12 +36,13 @@ class UnitOfWork:
     users: UserRepository
     wallets: WalletRepository
     pending: PendingGrantRepository
-    lots: LotRepository
 
     def __init__(self, engine: Engine, on_commit: LedgerListener | None = None) -> None:
         self._engine = engine
         self._on_commit = on_commit
         self._connection: Connection | None = None
+        # What this transaction stored, in order; reported to `on_commit` once committed.
+        self._posted: list[LedgerEntry] = []
 
     def __enter__(self) -> UnitOfWork:
         try:
@@ -55,9 +55,8 @@ class UnitOfWork:
         self.inbox = InboxRepository(connection)
         self.purchases = PurchaseRepository(connection)
         self.users = UserRepository(connection)
-        self.wallets = WalletRepository(connection)
+        self.wallets = WalletRepository(connection, self._posted.append)
         self.pending = PendingGrantRepository(connection)
-        self.lots = LotRepository(connection)
         return self
 
     def __exit__(
@@ -79,7 +78,8 @@ class UnitOfWork:
     def commit(self) -> None:
         with _connection_failures_unavailable():
             self._require().commit()
-        posted, self.wallets.posted = self.wallets.posted, []
+        posted = self._posted[:]
+        self._posted.clear()
         if posted and self._on_commit is not None:
             self._on_commit(posted)
 
@@ -92,14 +92,14 @@ class UnitOfWork:
         """
         with _connection_failures_unavailable():
             nested = self._require().begin_nested()
-        posted_before = len(self.wallets.posted)
+        posted_before = len(self._posted)
         try:
             with _connection_failures_unavailable():
                 yield
         except BaseException:
             with suppress(DBAPIError):  # the connection died; the error says so already
                 nested.rollback()
-            del self.wallets.posted[posted_before:]  # those entries no longer exist
+            del self._posted[posted_before:]  # those entries no longer exist
             raise
         with _connection_failures_unavailable():
             nested.commit()

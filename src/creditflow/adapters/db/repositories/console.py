@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import Connection, func, insert, select, tuple_
 
 from creditflow.adapters.db.repositories.inbox import _delivery
-from creditflow.adapters.db.repositories.lots import _lot
 from creditflow.adapters.db.repositories.pending import _grant
 from creditflow.adapters.db.repositories.purchases import _purchase
+from creditflow.adapters.db.repositories.wallets import lot_from
 from creditflow.adapters.db.tables import (
     credit_lots,
     event_replays,
@@ -26,9 +26,9 @@ from creditflow.adapters.db.tables import (
     webhook_events,
 )
 from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
-from creditflow.domain.lots import Lot
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchases import Purchase, PurchaseStatus
+from creditflow.domain.wallet import Lot
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class ConsoleRepository:
             .order_by(lots.expires_at.is_(None), lots.expires_at, lots.id)
             .limit(limit)
         )
-        return [_lot(row) for row in self._connection.execute(query)]
+        return [lot_from(row._mapping) for row in self._connection.execute(query)]
 
     def outcomes_since(self, since: datetime) -> dict[DeliveryStatus, int]:
         """Deliveries received from `since` on, counted by their recorded outcome."""

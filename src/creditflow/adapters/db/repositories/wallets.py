@@ -1,26 +1,34 @@
-"""Wallets, their ledger and lots. `post` is the only code that changes a balance."""
+"""Wallets, their ledger and lots: loaded with the wallet's lock, stored as `decide` returned.
+
+This module decides nothing (domain/wallet.py does): `load` reads what a decision needs, under
+the wallet row's lock, and `store` writes a `Posted` back: one round trip each on PostgreSQL
+(adapters/db/pipeline.py), the same statements in turn on SQLite.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select
+from sqlalchemy import Connection, Executable, bindparam, func, or_, select, update
 
-from creditflow.adapters.db.repositories._sql import insert_row_if_absent, set_by_key
-from creditflow.adapters.db.repositories.lots import LotRepository
-from creditflow.adapters.db.tables import ledger_entries, wallets
-from creditflow.domain.ledger import LedgerEntry, Posting
-from creditflow.domain.lots import LotSource, credits_for_lots, plan_take
+from creditflow.adapters.db.pipeline import Statement, run_together
+from creditflow.adapters.db.repositories._sql import upsert
+from creditflow.adapters.db.tables import credit_lots, ledger_entries, wallets
+from creditflow.domain.kinds import LotSource
 from creditflow.domain.users import Wallet
-from creditflow.errors import InsufficientCredits, NotFound
+from creditflow.domain.wallet import LedgerEntry, Lot, NewLot, Posted, Refill, WalletState
+from creditflow.errors import NotFound
+
+EntryListener = Callable[[LedgerEntry], None]
 
 
 class WalletRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, on_store: EntryListener) -> None:
         self._connection = connection
-        self._lots = LotRepository(connection)
-        # What this transaction posted, in order; the unit of work reports it once committed.
-        self.posted: list[LedgerEntry] = []
+        self._on_store = on_store  # the unit of work counts what its transaction posted
 
     def get(self, user_id: str) -> Wallet | None:
         row = self._connection.execute(
@@ -31,91 +39,54 @@ class WalletRepository:
         m = row._mapping
         return Wallet(user_id=m["user_id"], balance=m["balance"], updated_at=m["updated_at"])
 
-    def lock(self, user_id: str) -> int:
-        """Lock the wallet row for this transaction; its balance. NotFound without a wallet."""
-        balance = self._connection.execute(_LOCK, {"user_id": user_id}).scalar_one_or_none()
-        if balance is None:
+    def load(
+        self, user_id: str, key: str | None = None, purchase_id: int | None = None
+    ) -> WalletState:
+        """The wallet row locked first, so concurrent postings to one wallet queue up; then,
+        each statement seeing every commit before the lock was granted, its open lots (and
+        `purchase_id`'s lot, even empty) and the entry already under `key`. One round trip on
+        PostgreSQL, BEGIN included (pipeline.py)."""
+        statements: list[Statement] = [
+            (_LOCK, {"user_id": user_id}),
+            (_LOTS, {"user_id": user_id, "purchase_id": purchase_id}),
+        ]
+        if key is not None:
+            statements.append((_ENTRY, {"key": key}))
+        wallet, lots, *entry = run_together(self._connection, statements)
+        if not wallet:
             raise NotFound(f"no user {user_id}")
-        return int(balance)
+        entries = {key: entry_from(entry[0][0])} if key is not None and entry[0] else {}
+        balance = int(wallet[0]["balance"])
+        return WalletState(user_id, balance, tuple(lot_from(row) for row in lots), entries)
 
-    def entry_by_key(self, key: str) -> LedgerEntry | None:
-        row = self._connection.execute(
-            select(ledger_entries).where(ledger_entries.c.idempotency_key == key)
-        ).one_or_none()
-        return None if row is None else _entry(row)
-
-    def post(self, posting: Posting, now: datetime) -> LedgerEntry | None:
-        """Apply one posting: entry appended, lots and balance moved together; None if its key
-        was already posted.
-
-        The wallet row is locked first, so concurrent postings to one wallet queue up and each
-        one sees every committed entry. The entry goes in first, ignoring a conflict on its key:
-        that insert is the key check, so a posting already made changes nothing else.
-        """
-        balance = self.lock(posting.user_id)
-        if self._short_of_credits(posting, balance):
-            if self.entry_by_key(posting.key) is not None:
-                return None  # the spend was made when there was enough: a replay, not a refusal
-            raise InsufficientCredits(
-                f"{posting.user_id} has {balance} credits, {-posting.delta} needed",
-                balance=balance,
-            )
-        balance_after = balance + posting.delta
-        row = insert_row_if_absent(
-            self._connection,
-            ledger_entries,
-            {
-                "user_id": posting.user_id,
-                "delta": posting.delta,
-                "balance_after": balance_after,
-                "kind": posting.kind.value,
-                "reference": posting.reference,
-                "reason": posting.reason,
-                "purchase_id": posting.purchase_id,
-                "idempotency_key": posting.key,
-                "created_at": now,
-                "expires_at": posting.expires_at,
-            },
-            ["idempotency_key"],
-        )
-        if row is None:
-            return None
-        if posting.delta > 0:
-            self._fill_lots(posting, balance, now)
-        elif posting.delta < 0:
-            self._empty_lots(posting)
-        values = {"balance": balance_after, "updated_at": now}
-        set_by_key(self._connection, wallets, posting.user_id, values)
-        entry = _entry(row)
-        self.posted.append(entry)
+    def store(self, posted: Posted) -> LedgerEntry:
+        """The entry, the lots it moves and the balance, written together: one round trip on
+        PostgreSQL. The entry is a plain insert, its key checked by the load under the wallet's
+        lock: a key posted meanwhile by another wallet's transaction fails loudly."""
+        new = posted.entry
+        statements: list[Statement] = [(_INSERT_ENTRY, entry_values(posted))]
+        statements += [(_TAKE, {"lot_id": lot, "moved": credits}) for lot, credits in posted.takes]
+        if isinstance(posted.lot, NewLot):
+            statements.append((_add_lot(self._connection.dialect.name), lot_values(posted)))
+        elif isinstance(posted.lot, Refill):
+            statements.append((_REFILL, {"lot_id": posted.lot.lot_id, "moved": posted.lot.credits}))
+        balance = {"wallet": new.user_id, "new_balance": new.balance_after, "now": new.created_at}
+        statements.append((_SET_BALANCE, balance))
+        inserted, *_ = run_together(self._connection, statements)
+        entry = entry_from(inserted[0])
+        self._on_store(entry)
         return entry
 
-    @staticmethod
-    def _short_of_credits(posting: Posting, balance: int) -> bool:
-        return posting.delta < 0 and -posting.delta > balance and not posting.allow_debt
-
-    def _fill_lots(self, posting: Posting, balance: int, now: datetime) -> None:
-        credits = credits_for_lots(posting.delta, balance)
-        if credits == 0:
-            return
-        source = LotSource.GRANT if posting.purchase_id is None else LotSource.PURCHASE
-        self._lots.add(
-            user_id=posting.user_id,
-            source=source,
-            credits=credits,
-            reference=posting.reference,
-            purchase_id=posting.purchase_id,
-            expires_at=posting.expires_at,
-            now=now,
+    def expired_lots(self, now: datetime, limit: int) -> list[tuple[str, Lot]]:
+        """(user id, lot) of lots past their expiry that still hold credits, oldest first."""
+        query = (
+            select(credit_lots)
+            .where(credit_lots.c.remaining > 0, credit_lots.c.expires_at <= now)
+            .order_by(credit_lots.c.expires_at, credit_lots.c.id)
+            .limit(limit)
         )
-
-    def _empty_lots(self, posting: Posting) -> None:
-        wanted = -posting.delta
-        prefer = posting.from_lot
-        if prefer is None and posting.purchase_id is not None:
-            prefer = self._lots.purchase_lot(posting.user_id, posting.purchase_id)
-        for lot_id, credits in plan_take(self._lots.open_lots(posting.user_id), wanted, prefer):
-            self._lots.take(lot_id, credits)
+        found = self._connection.execute(query)
+        return [(row._mapping["user_id"], lot_from(row._mapping)) for row in found]
 
     def count_for_purchase(self, purchase_id: int) -> int:
         return int(
@@ -144,14 +115,87 @@ class WalletRepository:
         )
         if before_id is not None:
             query = query.where(ledger_entries.c.id < before_id)
-        return [_entry(row) for row in self._connection.execute(query)]
+        return [entry_from(row._mapping) for row in self._connection.execute(query)]
 
 
 _LOCK = select(wallets.c.balance).where(wallets.c.user_id == bindparam("user_id")).with_for_update()
+_LOTS = (
+    select(credit_lots)
+    .where(
+        credit_lots.c.user_id == bindparam("user_id"),
+        or_(credit_lots.c.remaining > 0, credit_lots.c.purchase_id == bindparam("purchase_id")),
+    )
+    .order_by(credit_lots.c.id)
+)
+_ENTRY = select(ledger_entries).where(ledger_entries.c.idempotency_key == bindparam("key"))
+_INSERT_ENTRY = ledger_entries.insert().returning(*ledger_entries.columns)
+_SET_BALANCE = (
+    update(wallets)
+    .where(wallets.c.user_id == bindparam("wallet"))
+    .values(balance=bindparam("new_balance"), updated_at=bindparam("now"))
+)
+_TAKE = (
+    update(credit_lots)
+    .where(credit_lots.c.id == bindparam("lot_id"))
+    .values(remaining=credit_lots.c.remaining - bindparam("moved"))
+)
+_REFILL = (
+    update(credit_lots)
+    .where(credit_lots.c.id == bindparam("lot_id"))
+    .values(
+        credits=credit_lots.c.credits + bindparam("moved"),
+        remaining=credit_lots.c.remaining + bindparam("moved"),
+    )
+)
 
 
-def _entry(row: Row[tuple[object, ...]]) -> LedgerEntry:
-    m = row._mapping
+@cache
+def _add_lot(dialect: str) -> Executable:
+    """Built once per dialect: `excluded` copies every column of the table each time it is made
+    (a millisecond per grant here), and the statement never changes. A purchase's credits
+    return to its own lot if the load did not see it."""
+    insert = upsert(dialect, credit_lots)
+    return insert.on_conflict_do_update(
+        index_elements=["purchase_id", "user_id"],
+        set_={
+            "credits": credit_lots.c.credits + insert.excluded.credits,
+            "remaining": credit_lots.c.remaining + insert.excluded.remaining,
+        },
+    )
+
+
+def entry_values(posted: Posted) -> dict[str, object]:
+    new = posted.entry
+    return {
+        "user_id": new.user_id,
+        "delta": new.delta,
+        "balance_after": new.balance_after,
+        "kind": new.kind.value,
+        "reference": new.reference,
+        "reason": new.reason,
+        "purchase_id": new.purchase_id,
+        "idempotency_key": new.key,
+        "created_at": new.created_at,
+        "expires_at": new.expires_at,
+    }
+
+
+def lot_values(posted: Posted) -> dict[str, object]:
+    lot = posted.lot
+    assert isinstance(lot, NewLot)
+    return {
+        "user_id": posted.entry.user_id,
+        "source": lot.source.value,
+        "purchase_id": lot.purchase_id,
+        "reference": lot.reference,
+        "credits": lot.credits,
+        "remaining": lot.credits,
+        "expires_at": lot.expires_at,
+        "created_at": posted.entry.created_at,
+    }
+
+
+def entry_from(m: Mapping[Any, Any]) -> LedgerEntry:
     return LedgerEntry(
         id=m["id"],
         user_id=m["user_id"],
@@ -162,4 +206,14 @@ def _entry(row: Row[tuple[object, ...]]) -> LedgerEntry:
         reason=m["reason"],
         created_at=m["created_at"],
         expires_at=m["expires_at"],
+    )
+
+
+def lot_from(m: Mapping[Any, Any]) -> Lot:
+    return Lot(
+        id=m["id"],
+        source=LotSource(m["source"]),
+        remaining=m["remaining"],
+        expires_at=m["expires_at"],
+        purchase_id=m["purchase_id"],
     )

@@ -1,0 +1,157 @@
+"""Several statements in one round trip: psycopg's pipeline mode on PostgreSQL, in turn elsewhere.
+
+A load or a store is a short list of statements none of which needs another's answer to be
+written. On PostgreSQL they go out back to back on the driver connection in a pipeline and come
+back after one Sync: one round trip, however many statements (and the transaction's BEGIN, when
+it has not begun yet, goes first in the same pipeline). The server runs them in order, so
+a `FOR UPDATE` first still locks before the later statements read, each with a fresh snapshot
+under READ COMMITTED. SQLite runs them one after the other in-process through SQLAlchemy.
+
+Statements sent on the driver connection stay in SQLAlchemy's transaction: SQLAlchemy's COMMIT
+and ROLLBACK (and a savepoint's) are the driver's, so they apply to these statements too. What
+SQLAlchemy would do around a statement is done here: its `before_cursor_execute` listeners hear
+each one (the statement captures and fault tests rely on them), timestamps come back in UTC as
+`UtcDateTime` gives them, and a driver error is raised as SQLAlchemy's, with a dead connection
+invalidated, so the unit of work tells a lost connection (503) from the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import psycopg  # the driver of PostgreSQL URLs (adapters/db/engine.py)
+from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
+from sqlalchemy import Connection, Dialect, Executable
+from sqlalchemy.engine import Compiled
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql import ClauseElement
+
+from creditflow.adapters.db.reconnect import first_round_trip
+
+Statement = tuple[Executable, Mapping[str, Any]]
+Rows = list[dict[str, Any]]
+
+
+def run_together(connection: Connection, statements: Sequence[Statement]) -> list[Rows]:
+    """Each statement's rows (empty for one that returns none), in the order given."""
+    if connection.dialect.driver == "psycopg":
+        # A pipeline that opens the transaction is its first round trip: on a dead pooled
+        # connection it is sent again, once, on a fresh one (reconnect.py says why that is safe).
+        return first_round_trip(
+            connection, lambda pooled: _pipelined(connection, pooled, statements)
+        )
+    results = []
+    for statement, params in statements:
+        result = connection.execute(statement, dict(params))
+        results.append([dict(row) for row in result.mappings()] if result.returns_rows else [])
+    return results
+
+
+def _pipelined(
+    connection: Connection, pooled: PoolProxiedConnection, statements: Sequence[Statement]
+) -> list[Rows]:
+    driver = pooled.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    sent = [_bound(connection.dialect, statement, params) for statement, params in statements]
+    begin = _begin_statement(driver)
+    try:
+        with _own_begin(driver, begin), driver.pipeline():
+            if begin is not None:
+                driver.execute(begin)
+            cursors = []
+            for sql, params in sent:
+                cursor = driver.cursor(row_factory=dict_row)
+                connection.dispatch.before_cursor_execute(
+                    connection, cursor, sql, params, None, False
+                )
+                cursor.execute(sql, params)
+                cursors.append(cursor)
+        # Leaving the block sent the Sync and read every result: the one round trip.
+        return [_utc(cursor.fetchall()) if cursor.description else [] for cursor in cursors]
+    except psycopg.Error as exc:
+        raise _translated(connection, pooled, exc, sent) from exc
+
+
+def _begin_statement(driver: psycopg.Connection[Any]) -> str | None:
+    """The BEGIN psycopg would send before these statements, or None inside a transaction."""
+    if driver.autocommit or driver.info.transaction_status != TransactionStatus.IDLE:
+        return None
+    level = driver.isolation_level
+    return "BEGIN" if level is None else f"BEGIN ISOLATION LEVEL {level.name.replace('_', ' ')}"
+
+
+@contextmanager
+def _own_begin(driver: psycopg.Connection[Any], begin: str | None) -> Iterator[None]:
+    """Send the transaction's BEGIN in the pipeline, as the first of its statements.
+
+    psycopg's own BEGIN in a pipeline is followed by a Sync and a wait for its answer (a round
+    trip of its own). So the connection is put in autocommit for the pipeline (psycopg then
+    sends no BEGIN) and the BEGIN is sent as a statement; once the pipeline is through, the
+    connection is a transaction psycopg began, as if it had: autocommit off, in transaction
+    (psycopg only allows turning autocommit off outside a transaction, hence the attribute).
+    """
+    if begin is None:
+        yield
+        return
+    driver.autocommit = True
+    try:
+        yield
+    finally:
+        driver._autocommit = False
+
+
+def _bound(
+    dialect: Dialect, statement: Executable, params: Mapping[str, Any]
+) -> tuple[str, Mapping[str, Any]]:
+    """The SQL and every parameter it names (literals such as `remaining > 0` are some)."""
+    compiled = _compiled(dialect, statement, tuple(params))
+    return compiled.string, compiled.construct_params(dict(params)) or {}
+
+
+@cache
+def _compiled(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> Compiled:
+    """Compiled once per statement and set of parameters, as SQLAlchemy caches it."""
+    assert isinstance(statement, ClauseElement)
+    return statement.compile(dialect=dialect, column_keys=list(keys))
+
+
+def _utc(rows: list[dict[str, Any]]) -> Rows:
+    """psycopg hands timestamptz back in the session's time zone; the app's are in UTC."""
+    for row in rows:
+        for name, value in row.items():
+            if isinstance(value, datetime):
+                row[name] = value.astimezone(UTC)
+    return rows
+
+
+def _translated(
+    connection: Connection,
+    pooled: PoolProxiedConnection,
+    exc: psycopg.Error,
+    sent: Sequence[tuple[str, Mapping[str, Any]]],
+) -> DBAPIError:
+    dialect = connection.dialect
+    driver_error: Any = exc  # psycopg's, one of the DBAPI errors SQLAlchemy's types name
+    lost = dialect.is_disconnect(driver_error, pooled.dbapi_connection, None)
+    if lost:
+        # What SQLAlchemy does on a disconnect it sees: every connection the pool opened until
+        # now is taken as dead too (a restart ends them all), then this one is dropped.
+        connection.engine.pool._invalidate(pooled, exc)
+        connection.invalidate(exc)
+    statement = "; ".join(sql for sql, _ in sent)
+    error = DBAPIError.instance(
+        statement,
+        [dict(params) for _, params in sent],
+        exc,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
+    )
+    assert isinstance(error, DBAPIError)  # what it makes of a driver's error
+    return error

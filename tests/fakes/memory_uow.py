@@ -1,0 +1,192 @@
+"""An in-memory unit of work for the wallet paths (spend, grant, expiry): the money rules tested
+through the real services without a database.
+
+It keeps what a real one promises the services: nothing is seen by the next unit of work unless
+committed, a failed savepoint undoes its step, and committed entries go to the listener. The
+inbox, purchases and pending grants are not kept in memory: touching them fails the test.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import TracebackType
+
+from creditflow.domain.users import User, Wallet
+from creditflow.domain.wallet import LedgerEntry, Lot, NewLot, Posted, Refill, WalletState
+from creditflow.errors import NotFound
+from creditflow.services.unit_of_work import (
+    Inbox,
+    LedgerListener,
+    PendingGrants,
+    Purchases,
+    UnitOfWorkFactory,
+)
+
+
+@dataclass
+class Tables:
+    users: dict[str, User] = field(default_factory=dict)
+    wallets: dict[str, Wallet] = field(default_factory=dict)
+    lots: dict[int, tuple[str, Lot]] = field(default_factory=dict)  # id -> (user id, lot)
+    entries: dict[str, LedgerEntry] = field(default_factory=dict)  # by idempotency key
+    last_id: int = 0  # one sequence for lots and entries: ids are only compared for order
+
+    def next_id(self) -> int:
+        self.last_id += 1
+        return self.last_id
+
+
+class MemoryWallets:
+    def __init__(self, tables: Tables, on_store: list[LedgerEntry]) -> None:
+        self._tables = tables
+        self._stored = on_store
+
+    def get(self, user_id: str) -> Wallet | None:
+        return self._tables.wallets.get(user_id)
+
+    def load(
+        self, user_id: str, key: str | None = None, purchase_id: int | None = None
+    ) -> WalletState:
+        wallet = self._tables.wallets.get(user_id)
+        if wallet is None:
+            raise NotFound(f"no user {user_id}")
+        lots = tuple(
+            lot
+            for owner, lot in self._tables.lots.values()
+            if owner == user_id and (lot.remaining > 0 or lot.purchase_id == purchase_id)
+        )
+        original = None if key is None else self._tables.entries.get(key)
+        entries = {} if key is None or original is None else {key: original}
+        return WalletState(user_id, wallet.balance, lots, entries)
+
+    def store(self, posted: Posted) -> LedgerEntry:
+        new = posted.entry
+        if new.key in self._tables.entries:
+            raise AssertionError(f"key {new.key} stored twice (the unique index refuses it)")
+        for lot_id, credits in posted.takes:
+            self._move(lot_id, -credits)
+        if isinstance(posted.lot, Refill):
+            self._move(posted.lot.lot_id, posted.lot.credits)
+        elif isinstance(posted.lot, NewLot):
+            self._add_lot(new.user_id, posted.lot)
+        entry = new.stored(self._tables.next_id())
+        self._tables.entries[new.key] = entry
+        self._tables.wallets[new.user_id] = Wallet(new.user_id, new.balance_after, new.created_at)
+        self._stored.append(entry)
+        return entry
+
+    def expired_lots(self, now: datetime, limit: int) -> list[tuple[str, Lot]]:
+        due = [
+            (owner, lot)
+            for owner, lot in self._tables.lots.values()
+            if lot.remaining > 0 and lot.expires_at is not None and lot.expires_at <= now
+        ]
+        return sorted(due, key=lambda pair: (pair[1].expires_at, pair[1].id))[:limit]
+
+    def count_for_purchase(self, purchase_id: int) -> int:
+        raise NotImplementedError("purchases are not kept in memory")
+
+    def entries(self, user_id: str, *, limit: int, before_id: int | None) -> list[LedgerEntry]:
+        mine = [e for e in self._tables.entries.values() if e.user_id == user_id]
+        newest = sorted(mine, key=lambda e: -e.id)
+        return [e for e in newest if before_id is None or e.id < before_id][:limit]
+
+    def _move(self, lot_id: int, credits: int) -> None:
+        owner, lot = self._tables.lots[lot_id]
+        assert lot.remaining + credits >= 0, "a lot never holds fewer than zero credits"
+        self._tables.lots[lot_id] = (owner, replace(lot, remaining=lot.remaining + credits))
+
+    def _add_lot(self, user_id: str, new: NewLot) -> None:
+        for lot_id, (owner, lot) in self._tables.lots.items():
+            if new.purchase_id is not None and (owner, lot.purchase_id) == (
+                user_id,
+                new.purchase_id,
+            ):
+                self._move(lot_id, new.credits)  # the upsert on (purchase_id, user_id)
+                return
+        lot_id = self._tables.next_id()
+        lot = Lot(lot_id, new.source, new.credits, new.expires_at, new.purchase_id)
+        self._tables.lots[lot_id] = (user_id, lot)
+
+
+class MemoryUsers:
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    def get(self, user_id: str) -> User | None:
+        return self._tables.users.get(user_id)
+
+    def find_by_email(self, email_key: str) -> User | None:
+        return next((u for u in self._tables.users.values() if u.email == email_key), None)
+
+    def save(self, user_id: str, email: str | None, email_key: str | None, now: datetime) -> bool:
+        created = user_id not in self._tables.users
+        created_at = now if created else self._tables.users[user_id].created_at
+        self._tables.users[user_id] = User(user_id, email, created_at)
+        if created:
+            self._tables.wallets[user_id] = Wallet(user_id, 0, now)
+        return created
+
+
+class MemoryDatabase:
+    """What committed units of work left behind; `units_of_work()` opens them."""
+
+    def __init__(self, on_commit: LedgerListener | None = None) -> None:
+        self.tables = Tables()
+        self.on_commit = on_commit
+
+    def units_of_work(self) -> UnitOfWorkFactory:
+        return lambda: MemoryUnitOfWork(self)
+
+
+class MemoryUnitOfWork:
+    inbox: Inbox  # not in memory: the wallet paths never touch it
+    purchases: Purchases
+    pending: PendingGrants
+
+    def __init__(self, database: MemoryDatabase) -> None:
+        self._database = database
+        self._tables = copy.deepcopy(database.tables)
+        self._posted: list[LedgerEntry] = []
+        self.users = MemoryUsers(self._tables)
+        self.wallets = MemoryWallets(self._tables, self._posted)
+
+    def __enter__(self) -> MemoryUnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._posted.clear()  # uncommitted work is dropped with this copy of the tables
+
+    def commit(self) -> None:
+        self._database.tables = copy.deepcopy(self._tables)
+        posted = self._posted[:]
+        self._posted.clear()
+        if posted and self._database.on_commit is not None:
+            self._database.on_commit(posted)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        before = copy.deepcopy(self._tables)
+        posted_before = len(self._posted)
+        try:
+            yield
+        except BaseException:
+            self._restore(before)
+            del self._posted[posted_before:]
+            raise
+
+    def lock_identities(self, keys: Iterable[str]) -> None:
+        """One thread, one transaction at a time: nothing to serialise."""
+
+    def _restore(self, tables: Tables) -> None:
+        for name in ("users", "wallets", "lots", "entries"):
+            setattr(self._tables, name, getattr(tables, name))
