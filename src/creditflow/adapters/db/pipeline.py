@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import psycopg  # the driver of PostgreSQL URLs (adapters/db/engine.py)
@@ -40,7 +40,7 @@ Rows = list[dict[str, Any]]
 
 def run_together(connection: Connection, statements: Sequence[Statement]) -> list[Rows]:
     """Each statement's rows (empty for one that returns none), in the order given."""
-    if connection.dialect.driver == "psycopg":
+    if connection.dialect.driver == "psycopg" and psycopg.Pipeline.is_supported():
         # A pipeline that opens the transaction is its first round trip: on a dead pooled
         # connection it is sent again, once, on a fresh one (reconnect.py says why that is safe).
         return first_round_trip(
@@ -82,8 +82,14 @@ def _begin_statement(driver: psycopg.Connection[Any]) -> str | None:
     """The BEGIN psycopg would send before these statements, or None inside a transaction."""
     if driver.autocommit or driver.info.transaction_status != TransactionStatus.IDLE:
         return None
-    level = driver.isolation_level
-    return "BEGIN" if level is None else f"BEGIN ISOLATION LEVEL {level.name.replace('_', ' ')}"
+    parts = ["BEGIN"]
+    if driver.isolation_level is not None:
+        parts.append(f"ISOLATION LEVEL {driver.isolation_level.name.replace('_', ' ')}")
+    if driver.read_only is not None:
+        parts.append("READ ONLY" if driver.read_only else "READ WRITE")
+    if driver.deferrable is not None:
+        parts.append("DEFERRABLE" if driver.deferrable else "NOT DEFERRABLE")
+    return " ".join(parts)
 
 
 @contextmanager
@@ -114,7 +120,7 @@ def _bound(
     return compiled.string, compiled.construct_params(dict(params)) or {}
 
 
-@cache
+@lru_cache(maxsize=512)  # a few statements per engine; tests make many engines
 def _compiled(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> Compiled:
     """Compiled once per statement and set of parameters, as SQLAlchemy caches it."""
     assert isinstance(statement, ClauseElement)
