@@ -7,7 +7,6 @@ import itertools
 import pytest
 
 from creditflow.domain.adjustments import (
-    DisputeStatus,
     RefundPolicy,
     Take,
     Targets,
@@ -19,6 +18,7 @@ from creditflow.domain.adjustments import (
     targets,
 )
 from creditflow.domain.ledger import ZERO_DELTA_KINDS, EntryKind, Posting
+from creditflow.domain.statuses import DisputeStatus
 
 CLOSED = [DisputeStatus.WON, DisputeStatus.LOST]
 

@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from creditflow.domain.purchases import PaymentSignal, PaymentState, advance
+from creditflow.domain.purchases import PaymentSignal, advance
+from creditflow.domain.statuses import PaymentState
 
 EVERY_STATE: list[PaymentState | None] = [None, *PaymentState]
 

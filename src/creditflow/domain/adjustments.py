@@ -10,11 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-
-class DisputeStatus(StrEnum):
-    OPEN = "open"
-    WON = "won"
-    LOST = "lost"
+from creditflow.domain.statuses import DisputeStatus
 
 
 def dispute_after(current: DisputeStatus | None, reported: DisputeStatus) -> DisputeStatus:

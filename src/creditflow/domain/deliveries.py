@@ -4,20 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-
-class DeliveryStatus(StrEnum):
-    PROCESSED = "processed"
-    DUPLICATE = "duplicate"
-    IGNORED = "ignored"
-    NEEDS_ATTENTION = "needs_attention"
-    FAILED = "failed"
-
-    @property
-    def is_settled(self) -> bool:
-        """A redelivery of a settled event changes nothing; a failed one is processed again."""
-        return self is not DeliveryStatus.FAILED
+from creditflow.domain.statuses import DeliveryStatus
 
 
 @dataclass(frozen=True)

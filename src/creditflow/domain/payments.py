@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from creditflow.domain.adjustments import DisputeStatus
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.credits import NoCreditsRule
 from creditflow.domain.purchases import PaymentSignal
+from creditflow.domain.statuses import DisputeStatus
 
 
 @dataclass(frozen=True)

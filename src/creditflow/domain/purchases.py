@@ -11,30 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from creditflow.domain.adjustments import DisputeStatus
-
-
-class PaymentState(StrEnum):
-    UNMATCHED = "unmatched"  # only known from a refund or dispute that arrived first
-    AWAITING_PAYMENT = "awaiting_payment"
-    PAID = "paid"
-    FAILED = "failed"
-    EXPIRED = "expired"
-
-
-class PurchaseStatus(StrEnum):
-    """What the app sees: the payment state, refined by refunds and disputes once paid."""
-
-    UNMATCHED = "unmatched"
-    AWAITING_PAYMENT = "awaiting_payment"
-    PAID = "paid"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    PARTIALLY_REFUNDED = "partially_refunded"
-    REFUNDED = "refunded"
-    DISPUTED = "disputed"
-    DISPUTE_WON = "dispute_won"
-    DISPUTE_LOST = "dispute_lost"
+from creditflow.domain.statuses import DisputeStatus, PaymentState, PurchaseStatus
 
 
 class PaymentSignal(StrEnum):

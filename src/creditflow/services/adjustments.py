@@ -14,7 +14,6 @@ from datetime import datetime
 
 from creditflow.adapters.db.unit_of_work import UnitOfWork
 from creditflow.domain.adjustments import (
-    DisputeStatus,
     RefundPolicy,
     Targets,
     apply_policy,
@@ -24,15 +23,10 @@ from creditflow.domain.adjustments import (
     refunded_after_charge_report,
     targets,
 )
-from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.domain.ledger import EntryKind, Posting
 from creditflow.domain.payments import ChargeRefunded, DisputeChanged, MoneyBack, RefundChanged
-from creditflow.domain.purchases import PaymentState, Purchase, display_status
-
-# How the refunds table remembers a refund: still counted, or canceled/failed (final: Stripe
-# returned the money and never revives the refund).
-REFUND_COUNTED = "counted"
-REFUND_CANCELED = "canceled"
+from creditflow.domain.purchases import Purchase, display_status
+from creditflow.domain.statuses import DeliveryStatus, DisputeStatus, PaymentState, RefundStatus
 
 
 def apply_money_back(
@@ -83,20 +77,20 @@ def _refunded(
     """
     if isinstance(event, ChargeRefunded):
         canceled = uow.purchases.refunds_total(
-            purchase.id, REFUND_CANCELED, canceled_from=event.reported_at
+            purchase.id, RefundStatus.CANCELED, canceled_from=event.reported_at
         )
         return refunded_after_charge_report(
             purchase.amount_refunded, event.amount_refunded, canceled
         )
     recorded = uow.purchases.refund_status(event.refund_id)
-    if recorded == REFUND_CANCELED:
+    if recorded is RefundStatus.CANCELED:
         return purchase.amount_refunded
-    status = REFUND_COUNTED if event.counts else REFUND_CANCELED
+    status = RefundStatus.COUNTED if event.counts else RefundStatus.CANCELED
     canceled_at = None if event.counts else event.reported_at
     uow.purchases.record_refund(
         event.refund_id, purchase.id, event.amount, status, now, canceled_at
     )
-    counted = uow.purchases.refunds_total(purchase.id, REFUND_COUNTED)
+    counted = uow.purchases.refunds_total(purchase.id, RefundStatus.COUNTED)
     if event.counts:
         return max(purchase.amount_refunded, counted)
     return refunded_after_cancel(purchase.amount_refunded, event.amount, counted)

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from creditflow.domain.adjustments import RefundPolicy
-from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.domain.payments import IgnoredEvent, Interpretation, MoneyBack, PaymentEvent
+from creditflow.domain.statuses import DeliveryStatus
 from creditflow.errors import DatabaseUnavailable, NeedsAttention, NotFound, StripeUnavailable
 from creditflow.services.adjustments import apply_money_back
 from creditflow.services.clock import Clock

@@ -17,11 +17,11 @@ from datetime import datetime
 from creditflow.adapters.db.unit_of_work import UnitOfWork
 from creditflow.domain.adjustments import RefundPolicy
 from creditflow.domain.buyers import Buyer
-from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.domain.keys import identity_lock_keys, purchase_grant_key
 from creditflow.domain.ledger import EntryKind, Posting
 from creditflow.domain.payments import PaymentEvent
-from creditflow.domain.purchases import PaymentState, Purchase, advance
+from creditflow.domain.purchases import Purchase, advance
+from creditflow.domain.statuses import DeliveryStatus, PaymentState
 from creditflow.errors import NeedsAttention
 from creditflow.services.adjustments import lock_purchase, settle
 

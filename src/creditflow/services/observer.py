@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.domain.ledger import LedgerEntry
+from creditflow.domain.statuses import DeliveryStatus
 
 
 class Observer(Protocol):

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
-from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.domain.statuses import DeliveryStatus
 from creditflow.errors import StripeUnavailable
 from creditflow.services.clock import Clock
 from creditflow.services.deliveries import Delivery, DeliveryResult

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from creditflow.adapters.stripe.fields import amount_of, flag_of, id_of, text_of
-from creditflow.domain.adjustments import DisputeStatus
 from creditflow.domain.payments import ChargeRefunded, DisputeChanged, MoneyBack, RefundChanged
+from creditflow.domain.statuses import DisputeStatus
 from creditflow.errors import NeedsAttention
 
 REFUND_EVENTS = ("charge.refunded", "refund.created", "refund.updated", "refund.failed")

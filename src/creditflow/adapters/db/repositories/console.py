@@ -25,10 +25,11 @@ from creditflow.adapters.db.tables import (
     refunds,
     webhook_events,
 )
-from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
+from creditflow.domain.deliveries import StoredDelivery
 from creditflow.domain.lots import Lot
 from creditflow.domain.pending import PendingGrant
-from creditflow.domain.purchases import Purchase, PurchaseStatus
+from creditflow.domain.purchases import Purchase
+from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from sqlalchemy import Connection, Row, bindparam, func, select, tuple_, update
 
 from creditflow.adapters.db.repositories._sql import insert_if_absent, set_by_key
 from creditflow.adapters.db.tables import webhook_events
-from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
+from creditflow.domain.deliveries import StoredDelivery
+from creditflow.domain.statuses import DeliveryStatus
 
 
 class InboxRepository:

@@ -14,8 +14,8 @@ from creditflow.adapters.db.repositories._sql import (
     update_by_key,
 )
 from creditflow.adapters.db.tables import purchases, refunds
-from creditflow.domain.adjustments import DisputeStatus
-from creditflow.domain.purchases import PaymentState, Purchase, PurchaseStatus
+from creditflow.domain.purchases import Purchase
+from creditflow.domain.statuses import DisputeStatus, PaymentState, PurchaseStatus, RefundStatus
 
 
 class PurchaseRepository:
@@ -69,14 +69,14 @@ class PurchaseRepository:
         refund_id: str,
         purchase_id: int,
         amount: int,
-        status: str,
+        status: RefundStatus,
         now: datetime,
         canceled_at: datetime | None = None,
     ) -> None:
         values = {
             "purchase_id": purchase_id,
             "amount": amount,
-            "status": status,
+            "status": status.value,
             "updated_at": now,
             "canceled_at": canceled_at,
         }
@@ -84,19 +84,20 @@ class PurchaseRepository:
             return
         self._connection.execute(update(refunds).where(refunds.c.id == refund_id).values(values))
 
-    def refund_status(self, refund_id: str) -> str | None:
-        return self._connection.execute(
+    def refund_status(self, refund_id: str) -> RefundStatus | None:
+        status = self._connection.execute(
             select(refunds.c.status).where(refunds.c.id == refund_id)
         ).scalar_one_or_none()
+        return None if status is None else RefundStatus(status)
 
     def refunds_total(
-        self, purchase_id: int, status: str, *, canceled_from: datetime | None = None
+        self, purchase_id: int, status: RefundStatus, *, canceled_from: datetime | None = None
     ) -> int:
         """The amount of the purchase's recorded refunds in `status`; with `canceled_from`, only
         those canceled at or after it (Stripe's times are whole seconds) or at an unknown time:
         the canceled refunds a charge total made at `canceled_from` may still count."""
         query = select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
-            refunds.c.purchase_id == purchase_id, refunds.c.status == status
+            refunds.c.purchase_id == purchase_id, refunds.c.status == status.value
         )
         if canceled_from is not None:
             canceled_at = refunds.c.canceled_at
