@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from creditflow.domain.purchases import PaymentSignal, advance
+from creditflow.domain.payments import PaymentSignal
+from creditflow.domain.purchases import advance
 from creditflow.domain.statuses import PaymentState
 
 EVERY_STATE: list[PaymentState | None] = [None, *PaymentState]

@@ -9,18 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
+from creditflow.domain.payments import PaymentSignal
 from creditflow.domain.statuses import DisputeStatus, PaymentState, PurchaseStatus
-
-
-class PaymentSignal(StrEnum):
-    """What an incoming event says about the money."""
-
-    PAID = "paid"
-    AWAITING = "awaiting"
-    FAILED = "failed"
-    EXPIRED = "expired"
 
 
 @dataclass(frozen=True)

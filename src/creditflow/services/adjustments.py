@@ -23,6 +23,7 @@ from creditflow.domain.adjustments import (
     refunded_after_charge_report,
     targets,
 )
+from creditflow.domain.keys import purchase_adjustment_key
 from creditflow.domain.ledger import EntryKind, Posting
 from creditflow.domain.payments import ChargeRefunded, DisputeChanged, MoneyBack, RefundChanged
 from creditflow.domain.purchases import Purchase, display_status
@@ -46,7 +47,7 @@ def apply_money_back(
     changes = _fact_changes(uow, purchase, event, now)
     if not changes:
         return DeliveryStatus.DUPLICATE
-    settle(uow, uow.purchases.update(purchase.id, now, **changes), now, policy)
+    settle(uow, uow.purchases.update(purchase.id, now, **changes), event.event_id, now, policy)
     return DeliveryStatus.PROCESSED
 
 
@@ -125,9 +126,12 @@ def lock_purchase(
     return uow.purchases.lock(checkout_session_id, payment_intent_id), False
 
 
-def settle(uow: UnitOfWork, purchase: Purchase, now: datetime, policy: RefundPolicy) -> None:
+def settle(
+    uow: UnitOfWork, purchase: Purchase, event_id: str, now: datetime, policy: RefundPolicy
+) -> None:
     """Bring the purchase's credits and status in line with its facts, as they now stand in
-    `purchase` (the caller's last write read back); writes only what differs."""
+    `purchase` (the caller's last write read back); writes only what differs. `event_id`: the
+    event that changed the facts, which keys the movements it causes."""
     changes: dict[str, object] = {}
     if purchase.credits is not None and purchase.payment_state is PaymentState.PAID:
         old = Targets(purchase.credits_refunded, purchase.credits_held)
@@ -135,7 +139,7 @@ def settle(uow: UnitOfWork, purchase: Purchase, now: datetime, policy: RefundPol
             purchase.credits, purchase.amount, purchase.amount_refunded, purchase.dispute_status
         )
         if new != old:
-            changes = _move_credits(uow, purchase, old, new, now, policy)
+            changes = _move_credits(uow, purchase, old, new, event_id, now, policy)
     status = display_status(
         purchase.payment_state, purchase.amount, purchase.amount_refunded, purchase.dispute_status
     )
@@ -148,6 +152,7 @@ def _move_credits(
     purchase: Purchase,
     old: Targets,
     new: Targets,
+    event_id: str,
     now: datetime,
     policy: RefundPolicy,
 ) -> dict[str, object]:
@@ -162,14 +167,13 @@ def _move_credits(
         balance = uow.wallets.lock(purchase.user_id)
         take = apply_policy(delta, balance, written_off, policy)
         # Posted even when the policy leaves nothing to move: the ledger tells the story.
-        sequence = uow.wallets.count_for_purchase(purchase.id)
         uow.wallets.post(
             Posting(
                 user_id=purchase.user_id,
                 delta=take.post,
                 kind=EntryKind(kind),
                 reference=purchase.reference,
-                key=f"purchase:{purchase.id}:adjustment:{sequence}",
+                key=purchase_adjustment_key(purchase.id, kind, event_id),
                 reason=_reason(EntryKind(kind), purchase, delta=delta, posted=take.post),
                 purchase_id=purchase.id,
                 allow_debt=True,

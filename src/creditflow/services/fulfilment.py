@@ -57,7 +57,7 @@ def apply_payment(
     if created:
         if planned is not None:
             _credit(uow, purchase, payment, _required(planned), now)
-        settle(uow, purchase, now, policy)
+        settle(uow, purchase, payment.event_id, now, policy)
         return DeliveryStatus.PROCESSED
     step = advance(purchase.payment_state, payment.signal)
     learned = _learned_ids(purchase, payment)
@@ -65,12 +65,18 @@ def apply_payment(
         grant = _required(planned)
         _credit(uow, purchase, payment, grant, now)
         recorded = grant.recorded(payment, now)
-        settle(uow, uow.purchases.update(purchase.id, now, **recorded, **learned), now, policy)
+        settle(
+            uow,
+            uow.purchases.update(purchase.id, now, **recorded, **learned),
+            payment.event_id,
+            now,
+            policy,
+        )
         return DeliveryStatus.PROCESSED
     if purchase.payment_state is step.state and not learned:
         return DeliveryStatus.DUPLICATE
     changed = uow.purchases.update(purchase.id, now, payment_state=step.state.value, **learned)
-    settle(uow, changed, now, policy)
+    settle(uow, changed, payment.event_id, now, policy)
     return DeliveryStatus.PROCESSED
 
 
