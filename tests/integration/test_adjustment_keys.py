@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
 from creditflow.adapters.db.tables import ledger_entries
-from creditflow.services import adjustments as KEYED_BY
+from creditflow.domain import keys
 from tests.support import (
     balance,
     delivered,
@@ -73,7 +73,7 @@ def numbered_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         return f"purchase:{purchase_id}:adjustment:1"
 
     with monkeypatch.context() as patch:
-        patch.setattr(KEYED_BY, "purchase_adjustment_key", numbered)
+        patch.setattr(keys, "purchase_adjustment_key", numbered)
         yield
 
 

@@ -28,7 +28,7 @@ from creditflow.domain.deliveries import StoredDelivery
 from creditflow.domain.ledger import LedgerEntry
 from creditflow.domain.lots import Lot
 from creditflow.domain.pending import PendingGrant
-from creditflow.domain.purchases import Purchase
+from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
 from creditflow.domain.users import User, Wallet
 from creditflow.errors import InvalidRequest

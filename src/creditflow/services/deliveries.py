@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from creditflow.adapters.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from creditflow.domain.adjustments import RefundPolicy
+from creditflow.domain.money_back import RefundPolicy
 from creditflow.domain.payments import IgnoredEvent, Interpretation, MoneyBack, PaymentEvent
 from creditflow.domain.statuses import DeliveryStatus
 from creditflow.errors import DatabaseUnavailable, NeedsAttention, NotFound, StripeUnavailable
-from creditflow.services.adjustments import apply_money_back
 from creditflow.services.clock import Clock
-from creditflow.services.fulfilment import apply_payment
 from creditflow.services.observer import NO_OBSERVER, Observer
+from creditflow.services.purchases import apply_money_back, apply_payment
 
 log = logging.getLogger(__name__)
 

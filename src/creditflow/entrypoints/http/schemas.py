@@ -12,7 +12,7 @@ from creditflow.domain.credits import MAX_CREDITS
 from creditflow.domain.deliveries import StoredDelivery
 from creditflow.domain.ledger import LedgerEntry
 from creditflow.domain.pending import PendingGrant
-from creditflow.domain.purchases import Purchase
+from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.users import User
 from creditflow.services.wallet_operations import WalletChange
 

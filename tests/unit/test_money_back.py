@@ -1,4 +1,4 @@
-"""Money coming back (domain/adjustments.py) and ledger postings: pure rules, no I/O."""
+"""Money coming back (domain/money_back.py) and ledger postings: pure rules, no I/O."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from creditflow.domain.adjustments import (
+from creditflow.domain.ledger import ZERO_DELTA_KINDS, EntryKind, Posting
+from creditflow.domain.money_back import (
     RefundPolicy,
     Take,
     Targets,
@@ -17,7 +18,6 @@ from creditflow.domain.adjustments import (
     refunded_after_charge_report,
     targets,
 )
-from creditflow.domain.ledger import ZERO_DELTA_KINDS, EntryKind, Posting
 from creditflow.domain.statuses import DisputeStatus
 
 CLOSED = [DisputeStatus.WON, DisputeStatus.LOST]
