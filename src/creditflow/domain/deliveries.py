@@ -20,3 +20,12 @@ class StoredDelivery:
     delivery_count: int
     received_at: datetime
     processed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A delivery as the inbox took it: the event's first (`first`), or one more of a stored
+    event, whose recorded status says whether it is settled."""
+
+    first: bool
+    status: DeliveryStatus

@@ -1,7 +1,8 @@
 """Receive a verified webhook delivery: store it, process it, record the outcome, one transaction.
 
-The inbox row is inserted first; a redelivery of a settled event (same id: Stripe retrying, or the
-same event sent to two endpoints) finds it and changes nothing. A failed one is processed again.
+The inbox row is inserted first, or counted in the same statement when the event is stored
+already; a redelivery of a settled event (same id: Stripe retrying, or the same event sent to two
+endpoints) changes nothing else. A failed one is processed again.
 Processing runs in a savepoint, so a payment that needs attention or a bug rolls back its own
 writes while the delivery and its outcome are still recorded.
 
@@ -93,7 +94,7 @@ class DeliveryService:
     ) -> DeliveryResult:
         with self._uow() as uow:
             now = self._clock()
-            first = uow.inbox.add(
+            arrival = uow.inbox.receive(
                 event_id=delivery.event_id,
                 event_type=delivery.event_type,
                 livemode=delivery.livemode,
@@ -101,13 +102,9 @@ class DeliveryService:
                 endpoint=delivery.endpoint,
                 now=now,
             )
-            if not first:
-                stored = uow.inbox.note_redelivery(delivery.event_id, delivery.endpoint)
-                if stored is not None and stored.is_settled:
-                    uow.commit()
-                    return DeliveryResult(
-                        delivery.event_id, DeliveryStatus.DUPLICATE, redelivered=True
-                    )
+            if not arrival.first and arrival.status.is_settled:
+                uow.commit()
+                return DeliveryResult(delivery.event_id, DeliveryStatus.DUPLICATE, redelivered=True)
             result = self._process(uow, delivery.event_id, interpretation)
             uow.commit()
         return result
