@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from bench.bare_asgi import App, Receive, Scope, Send, answer, verified
 from bench.ceiling.statement import FULFIL, parameters
-from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.domain.statuses import DeliveryStatus
 from creditflow.entrypoints.http import create_app
 from creditflow.services.deliveries import Delivery, DeliveryResult
 from creditflow.settings import WEBHOOK_PATH, Settings

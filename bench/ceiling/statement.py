@@ -17,9 +17,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.domain.kinds import EntryKind, LotSource
-from creditflow.domain.purchases import PaymentState, PurchaseStatus
+from creditflow.domain.statuses import DeliveryStatus, PaymentState, PurchaseStatus
 
 # psycopg's named placeholders: the bare app hands it to psycopg, the other app through
 # SQLAlchemy's exec_driver_sql, which passes it on unchanged.

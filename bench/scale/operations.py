@@ -19,7 +19,7 @@ import httpx
 from bench.scale.seed import HEAVY, email_of, user_id
 from creditflow.adapters.stripe import samples
 from creditflow.bootstrap import Container
-from creditflow.domain.purchases import PurchaseStatus
+from creditflow.domain.statuses import PurchaseStatus
 from creditflow.services.deliveries import Delivery
 
 Call = Callable[[], object]

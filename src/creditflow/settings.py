@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from creditflow.domain.adjustments import RefundPolicy
+from creditflow.domain.money_back import RefundPolicy
 from creditflow.logging_setup import LogFormat
 
 DEFAULT_DATABASE_URL = "sqlite:///./creditflow.db"

@@ -87,9 +87,6 @@ class MemoryWallets:
         ]
         return sorted(due, key=lambda pair: (pair[1].expires_at, pair[1].id))[:limit]
 
-    def count_for_purchase(self, purchase_id: int) -> int:
-        raise NotImplementedError("purchases are not kept in memory")
-
     def entries(self, user_id: str, *, limit: int, before_id: int | None) -> list[LedgerEntry]:
         mine = [e for e in self._tables.entries.values() if e.user_id == user_id]
         newest = sorted(mine, key=lambda e: -e.id)

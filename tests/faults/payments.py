@@ -21,8 +21,8 @@ from sqlalchemy import create_engine, func, select
 
 from creditflow.adapters.db.tables import ledger_entries, purchases, wallets, webhook_events
 from creditflow.adapters.stripe import samples
-from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.domain.kinds import EntryKind
+from creditflow.domain.statuses import DeliveryStatus
 from tests.faults.stripe_like import Answer
 from tests.support import assert_ledger_matches_balances
 

@@ -4,20 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-
-class DeliveryStatus(StrEnum):
-    PROCESSED = "processed"
-    DUPLICATE = "duplicate"
-    IGNORED = "ignored"
-    NEEDS_ATTENTION = "needs_attention"
-    FAILED = "failed"
-
-    @property
-    def is_settled(self) -> bool:
-        """A redelivery of a settled event changes nothing; a failed one is processed again."""
-        return self is not DeliveryStatus.FAILED
+from creditflow.domain.statuses import DeliveryStatus
 
 
 @dataclass(frozen=True)
@@ -32,3 +20,12 @@ class StoredDelivery:
     delivery_count: int
     received_at: datetime
     processed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A delivery as the inbox took it: the event's first (`first`), or one more of a stored
+    event, whose recorded status says whether it is settled."""
+
+    first: bool
+    status: DeliveryStatus

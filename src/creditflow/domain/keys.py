@@ -24,6 +24,17 @@ def purchase_grant_key(purchase_id: int) -> str:
     return f"purchase:{purchase_id}:grant"
 
 
+def purchase_adjustment_key(purchase_id: int, kind: str, event_id: str) -> str:
+    """A refund or dispute movement of a purchase's credits: one per kind of movement and the
+    provider's event that caused it (Stripe's evt_...), so no count of earlier entries is needed.
+
+    Ledgers also hold the older `purchase:{id}:adjustment:{n}`; a replay of the event that
+    posted one is kept from posting again by the targets recorded on the purchase, which the
+    movement is the difference from (docs/design.md), not by the key.
+    """
+    return f"purchase:{purchase_id}:{kind}:{event_id}"
+
+
 def lot_reference(lot_id: int) -> str:
     return f"lot:{lot_id}"
 

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
-from creditflow.domain.adjustments import DisputeStatus
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.credits import NoCreditsRule
-from creditflow.domain.purchases import PaymentSignal
+from creditflow.domain.statuses import DisputeStatus
+
+
+class PaymentSignal(StrEnum):
+    """What an incoming event says about the money."""
+
+    PAID = "paid"
+    AWAITING = "awaiting"
+    FAILED = "failed"
+    EXPIRED = "expired"
 
 
 @dataclass(frozen=True)
@@ -16,9 +25,11 @@ class PaymentEvent:
     """News about one payment, named by its Checkout Session and/or PaymentIntent.
 
     `credits` is None when no rule gave a number (`credits_problem` says why); that only matters
-    when the event would grant them.
+    when the event would grant them. `event_id` is the provider's id of the event (Stripe's
+    evt_...): the balance changes it causes are keyed by it (domain/keys.py).
     """
 
+    event_id: str
     checkout_session_id: str | None
     payment_intent_id: str | None
     signal: PaymentSignal
@@ -45,6 +56,7 @@ class ChargeRefunded:
     """The charge's running total of refunds (Stripe's `charge.refunded`) as it stood at
     `reported_at` (None when the event did not say when)."""
 
+    event_id: str
     payment_intent_id: str
     amount: int
     amount_refunded: int
@@ -57,6 +69,7 @@ class ChargeRefunded:
 class RefundChanged:
     """One refund object (`refund.created` / `refund.updated`): its own amount and status."""
 
+    event_id: str
     refund_id: str
     payment_intent_id: str
     amount: int
@@ -67,6 +80,7 @@ class RefundChanged:
 
 @dataclass(frozen=True)
 class DisputeChanged:
+    event_id: str
     payment_intent_id: str
     dispute_id: str
     status: DisputeStatus

@@ -23,7 +23,7 @@ from creditflow.domain.checkout import (
     SessionSnapshot,
 )
 from creditflow.domain.credits import Catalog, NoCreditsRule, total_credits, unit_credits
-from creditflow.domain.purchases import Purchase
+from creditflow.domain.purchase_record import Purchase
 from creditflow.errors import InvalidRequest, NotConfigured, NotFound
 from creditflow.services.clock import Clock
 from creditflow.services.deliveries import Delivery, DeliveryResult, DeliveryService

@@ -24,9 +24,10 @@ from creditflow.adapters.db.repositories.console import (
 )
 from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.buyers import normalize_email
-from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
+from creditflow.domain.deliveries import StoredDelivery
 from creditflow.domain.pending import PendingGrant
-from creditflow.domain.purchases import Purchase, PurchaseStatus
+from creditflow.domain.purchase_record import Purchase
+from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
 from creditflow.domain.users import User, Wallet
 from creditflow.domain.wallet import LedgerEntry, Lot
 from creditflow.errors import InvalidRequest

@@ -1,9 +1,13 @@
 """Receive a verified webhook delivery: store it, process it, record the outcome, one transaction.
 
-The inbox row is inserted first; a redelivery of a settled event (same id: Stripe retrying, or the
-same event sent to two endpoints) finds it and changes nothing. A failed one is processed again.
+The inbox row is inserted first, or counted in the same statement when the event is stored
+already; a redelivery of a settled event (same id: Stripe retrying, or the same event sent to two
+endpoints) changes nothing else. A failed one is processed again.
 Processing runs in a savepoint, so a payment that needs attention or a bug rolls back its own
 writes while the delivery and its outcome are still recorded.
+
+Failures travel as an `Outcome`, never as exception instances: `_failed` is the one place an
+exception raised while reading or applying an event becomes one.
 """
 
 from __future__ import annotations
@@ -14,27 +18,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from creditflow.domain.adjustments import RefundPolicy
-from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.domain.money_back import RefundPolicy
 from creditflow.domain.payments import IgnoredEvent, Interpretation, MoneyBack, PaymentEvent
+from creditflow.domain.statuses import DeliveryStatus
 from creditflow.errors import DatabaseUnavailable, NeedsAttention, NotFound, StripeUnavailable
-from creditflow.services.adjustments import apply_money_back
 from creditflow.services.clock import Clock
-from creditflow.services.fulfilment import apply_payment
 from creditflow.services.observer import NO_OBSERVER, Observer
+from creditflow.services.purchases import apply_money_back, apply_payment
 from creditflow.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class InterpretationCrashed:
-    """Reading the event raised what no rule expects; `message` is for operators only."""
+class Outcome:
+    """What processing a delivery came to, as recorded on its inbox row. `retry_later`: Stripe
+    could not be read; stored as failed, and answered 503 so Stripe retries it soon."""
 
-    message: str
-
-
-Unprocessable = StripeUnavailable | NeedsAttention | InterpretationCrashed
+    status: DeliveryStatus
+    error: str | None = None
+    retry_later: bool = False
 
 
 class EventInterpreter(Protocol):
@@ -82,16 +85,16 @@ class DeliveryService:
         interpretation = self._interpret(delivery.event)
         result = self._store_and_process(delivery, interpretation)
         self._observer.delivery_settled(delivery.event_type, result.status)
-        if isinstance(interpretation, StripeUnavailable):
-            raise interpretation
+        if isinstance(interpretation, Outcome) and interpretation.retry_later:
+            raise StripeUnavailable(interpretation.error or "Stripe unavailable")
         return result
 
     def _store_and_process(
-        self, delivery: Delivery, interpretation: Interpretation | Unprocessable
+        self, delivery: Delivery, interpretation: Interpretation | Outcome
     ) -> DeliveryResult:
         with self._uow() as uow:
             now = self._clock()
-            first = uow.inbox.add(
+            arrival = uow.inbox.receive(
                 event_id=delivery.event_id,
                 event_type=delivery.event_type,
                 livemode=delivery.livemode,
@@ -99,13 +102,9 @@ class DeliveryService:
                 endpoint=delivery.endpoint,
                 now=now,
             )
-            if not first:
-                stored = uow.inbox.note_redelivery(delivery.event_id, delivery.endpoint)
-                if stored is not None and stored.is_settled:
-                    uow.commit()
-                    return DeliveryResult(
-                        delivery.event_id, DeliveryStatus.DUPLICATE, redelivered=True
-                    )
+            if not arrival.first and arrival.status.is_settled:
+                uow.commit()
+                return DeliveryResult(delivery.event_id, DeliveryStatus.DUPLICATE, redelivered=True)
             result = self._process(uow, delivery.event_id, interpretation)
             uow.commit()
         return result
@@ -126,55 +125,58 @@ class DeliveryService:
             uow.commit()
         return result
 
+    def _interpret(self, event: Mapping[str, Any]) -> Interpretation | Outcome:
+        """Reading the event may fail; the delivery is still stored, with that failure on it."""
+        try:
+            return self._interpreter.interpret(event)
+        except Exception as exc:
+            return _failed(exc, f"interpreting event {event.get('id')} failed")
+
+    def _process(
+        self,
+        uow: UnitOfWork,
+        event_id: str,
+        interpretation: Interpretation | Outcome,
+        *,
+        keep_if_duplicate: bool = False,
+    ) -> DeliveryResult:
+        outcome = self._outcome(uow, interpretation)
+        status, error = outcome.status, outcome.error
+        if not (keep_if_duplicate and status is DeliveryStatus.DUPLICATE):
+            uow.inbox.record_outcome(event_id, status, error, self._clock())
+        log.info("delivery %s: %s%s", event_id, status.value, f" ({error})" if error else "")
+        return DeliveryResult(event_id, status, error)
+
+    def _outcome(self, uow: UnitOfWork, interpretation: Interpretation | Outcome) -> Outcome:
+        if isinstance(interpretation, Outcome):
+            return interpretation
+        if isinstance(interpretation, IgnoredEvent):
+            return Outcome(DeliveryStatus.IGNORED, interpretation.reason)
+        try:
+            with uow.savepoint():
+                return Outcome(self._apply(uow, interpretation))
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:
+            return _failed(exc, "processing failed")
+
     def _apply(self, uow: UnitOfWork, interpretation: PaymentEvent | MoneyBack) -> DeliveryStatus:
         now = self._clock()
         if isinstance(interpretation, PaymentEvent):
             return apply_payment(uow, interpretation, now, self._policy)
         return apply_money_back(uow, interpretation, now, self._policy)
 
-    def _interpret(self, event: Mapping[str, Any]) -> Interpretation | Unprocessable:
-        """Reading the event may fail; the delivery is still stored, with that failure on it."""
-        try:
-            return self._interpreter.interpret(event)
-        except (StripeUnavailable, NeedsAttention) as exc:
-            return exc
-        except Exception as exc:
-            # A bug meeting an input nobody foresaw: keep the delivery, mark it failed.
-            log.exception("interpreting event %s failed", event.get("id"))
-            return InterpretationCrashed(f"{type(exc).__name__}: {exc}")
 
-    def _process(
-        self,
-        uow: UnitOfWork,
-        event_id: str,
-        interpretation: Interpretation | Unprocessable,
-        *,
-        keep_if_duplicate: bool = False,
-    ) -> DeliveryResult:
-        status, error = self._outcome(uow, interpretation)
-        if not (keep_if_duplicate and status is DeliveryStatus.DUPLICATE):
-            uow.inbox.record_outcome(event_id, status, error, self._clock())
-        log.info("delivery %s: %s%s", event_id, status.value, f" ({error})" if error else "")
-        return DeliveryResult(event_id, status, error)
+def _failed(exc: Exception, what: str) -> Outcome:
+    """An exception raised reading or applying an event, as the outcome to record.
 
-    def _outcome(
-        self, uow: UnitOfWork, interpretation: Interpretation | Unprocessable
-    ) -> tuple[DeliveryStatus, str | None]:
-        if isinstance(interpretation, StripeUnavailable | InterpretationCrashed):
-            # Retryable: Stripe's next delivery of this event processes it again.
-            return DeliveryStatus.FAILED, interpretation.message
-        if isinstance(interpretation, NeedsAttention):
-            return DeliveryStatus.NEEDS_ATTENTION, interpretation.message
-        if isinstance(interpretation, IgnoredEvent):
-            return DeliveryStatus.IGNORED, interpretation.reason
-        try:
-            with uow.savepoint():
-                return self._apply(uow, interpretation), None
-        except NeedsAttention as exc:
-            return DeliveryStatus.NEEDS_ATTENTION, exc.message
-        except DatabaseUnavailable:
-            raise
-        except Exception as exc:
-            # A bug, not bad input: keep the delivery, mark it failed, let Stripe's retry re-run it.
-            log.exception("processing failed")
-            return DeliveryStatus.FAILED, f"{type(exc).__name__}: {exc}"
+    A payment that needs attention waits for an operator; Stripe unavailable is retried soon;
+    anything else is a bug meeting an input nobody foresaw: logged, the delivery kept as failed
+    so Stripe's retry runs it again (its message is for operators only).
+    """
+    if isinstance(exc, NeedsAttention):
+        return Outcome(DeliveryStatus.NEEDS_ATTENTION, exc.message)
+    if isinstance(exc, StripeUnavailable):
+        return Outcome(DeliveryStatus.FAILED, exc.message, retry_later=True)
+    log.exception("%s", what)
+    return Outcome(DeliveryStatus.FAILED, f"{type(exc).__name__}: {exc}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.domain.statuses import DeliveryStatus
 
 
 class Observer(Protocol):

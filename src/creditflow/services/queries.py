@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
+from creditflow.domain.deliveries import StoredDelivery
 from creditflow.domain.pending import PendingGrant
-from creditflow.domain.purchases import Purchase, PurchaseStatus
+from creditflow.domain.purchase_record import Purchase
+from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
 from creditflow.domain.users import User, Wallet
 from creditflow.domain.wallet import LedgerEntry
 from creditflow.errors import InvalidRequest, NotFound

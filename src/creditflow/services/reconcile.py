@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.domain.statuses import DeliveryStatus
 from creditflow.errors import StripeUnavailable
 from creditflow.services.clock import Clock
 from creditflow.services.deliveries import Delivery, DeliveryResult

@@ -8,15 +8,17 @@ and store, they decide nothing (docs/design.md, load, decide, store).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Protocol
 
-from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
+from creditflow.domain.deliveries import Arrival, StoredDelivery
+from creditflow.domain.money_back import RecordedRefund
 from creditflow.domain.pending import PendingGrant
-from creditflow.domain.purchases import Purchase, PurchaseStatus
+from creditflow.domain.purchase_record import NewPurchase, Purchase, PurchaseChange
+from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
 from creditflow.domain.users import User, Wallet
 from creditflow.domain.wallet import LedgerEntry, Lot, Posted, WalletState
 
@@ -37,8 +39,6 @@ class Wallets(Protocol):
 
     def expired_lots(self, now: datetime, limit: int) -> list[tuple[str, Lot]]: ...
 
-    def count_for_purchase(self, purchase_id: int) -> int: ...
-
     def entries(self, user_id: str, *, limit: int, before_id: int | None) -> list[LedgerEntry]: ...
 
 
@@ -53,7 +53,7 @@ class Users(Protocol):
 
 
 class Inbox(Protocol):
-    def add(
+    def receive(
         self,
         *,
         event_id: str,
@@ -62,15 +62,13 @@ class Inbox(Protocol):
         payload: str,
         endpoint: str,
         now: datetime,
-    ) -> bool: ...
+    ) -> Arrival: ...
 
     def lock(self, event_id: str) -> StoredDelivery | None: ...
 
     def get(self, event_id: str) -> StoredDelivery | None: ...
 
     def known(self, event_ids: Sequence[str]) -> set[str]: ...
-
-    def note_redelivery(self, event_id: str, endpoint: str) -> DeliveryStatus | None: ...
 
     def record_outcome(
         self, event_id: str, status: DeliveryStatus, error: str | None, now: datetime
@@ -87,7 +85,7 @@ class Inbox(Protocol):
 
 
 class Purchases(Protocol):
-    def add_if_absent(self, values: Mapping[str, Any]) -> Purchase | None: ...
+    def add_if_absent(self, new: NewPurchase, now: datetime) -> Purchase | None: ...
 
     def get(self, purchase_id: int) -> Purchase: ...
 
@@ -99,23 +97,11 @@ class Purchases(Protocol):
         self, checkout_session_id: str | None, payment_intent_id: str | None
     ) -> Purchase | None: ...
 
-    def update(self, purchase_id: int, now: datetime, **values: Any) -> Purchase: ...
+    def apply(self, purchase_id: int, change: PurchaseChange, now: datetime) -> None: ...
 
-    def record_refund(
-        self,
-        refund_id: str,
-        purchase_id: int,
-        amount: int,
-        status: str,
-        now: datetime,
-        canceled_at: datetime | None = None,
-    ) -> None: ...
+    def refunds(self, purchase_id: int, refund_id: str | None) -> list[RecordedRefund]: ...
 
-    def refund_status(self, refund_id: str) -> str | None: ...
-
-    def refunds_total(
-        self, purchase_id: int, status: str, *, canceled_from: datetime | None = None
-    ) -> int: ...
+    def record_refund(self, refund: RecordedRefund, now: datetime) -> None: ...
 
     def list(
         self,

@@ -7,13 +7,12 @@ from datetime import datetime
 from enum import Enum
 from typing import Literal
 
+from creditflow.domain import purchase as purchase_rules
 from creditflow.domain.buyers import normalize_email
-from creditflow.domain.keys import identity_lock_keys, purchase_grant_key
-from creditflow.domain.kinds import EntryKind
+from creditflow.domain.keys import identity_lock_keys
 from creditflow.domain.pending import PendingGrant
-from creditflow.domain.purchases import Purchase
+from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.users import User
-from creditflow.domain.wallet import Posting
 from creditflow.errors import Conflict, InvalidRequest
 from creditflow.services.clock import Clock
 from creditflow.services.posting import post
@@ -89,25 +88,10 @@ class UserService:
         uow: UnitOfWork, grant: PendingGrant, purchase: Purchase, user_id: str, now: datetime
     ) -> bool:
         """Move a pending grant into the wallet; refunds before the claim already reduced it."""
+        claim = purchase_rules.claim(grant, purchase, user_id, now)
         uow.pending.mark_claimed(grant.id, user_id, now)
-        uow.purchases.update(grant.purchase_id, now, user_id=user_id, credited_at=now)
-        if grant.credits == 0:
-            return True
-        posted = post(
-            uow,
-            Posting(
-                user_id=user_id,
-                delta=grant.credits,
-                kind=EntryKind.PURCHASE,
-                reference=purchase.reference,
-                key=purchase_grant_key(grant.purchase_id),
-                reason=f"purchase of {grant.credits} credits ({purchase.reference}), "
-                "claimed on registration",
-                purchase_id=purchase.id,
-            ),
-            now,
-        )
-        return posted is not None
+        uow.purchases.apply(grant.purchase_id, claim.change, now)
+        return claim.posting is None or post(uow, claim.posting, now) is not None
 
 
 def _validate(user_id: str, email: str | None) -> None:

@@ -30,8 +30,7 @@ from creditflow.domain.credits import (
     credits_for,
     needs_line_items,
 )
-from creditflow.domain.payments import IgnoredEvent, Interpretation, PaymentEvent
-from creditflow.domain.purchases import PaymentSignal
+from creditflow.domain.payments import IgnoredEvent, Interpretation, PaymentEvent, PaymentSignal
 from creditflow.errors import NeedsAttention, NotConfigured, NotFound, StripeRefused
 
 # checkout.session.completed says "paid" or "unpaid" itself (delayed payment methods).
@@ -59,16 +58,19 @@ class StripeEventInterpreter:
 
     def interpret(self, event: Mapping[str, Any]) -> Interpretation:
         event_type = event["type"]
+        event_id = str(event.get("id", ""))  # the delivery was stored under it: always there
         obj = event["data"]["object"]
         if event_type in CHECKOUT_SIGNALS:
-            return self._checkout(event_type, obj)
+            return self._checkout(event_id, event_type, obj)
         if event_type in PAYMENT_INTENT_SIGNALS:
-            return interpret_payment_intent(event_type, obj)
+            return interpret_payment_intent(event_id, event_type, obj)
         if event_type in MONEY_BACK_EVENTS:
-            return interpret_money_back(event_type, obj, time_of(event, "created"))
+            return interpret_money_back(event_id, event_type, obj, time_of(event, "created"))
         return IgnoredEvent(f"{event_type} is not an event creditflow acts on")
 
-    def _checkout(self, event_type: str, session: Mapping[str, Any]) -> Interpretation:
+    def _checkout(
+        self, event_id: str, event_type: str, session: Mapping[str, Any]
+    ) -> Interpretation:
         session_id = text_of(session, "id")
         if session.get("object") != "checkout.session" or session_id is None:
             raise NeedsAttention(f"{event_type} does not carry a checkout session")
@@ -78,6 +80,7 @@ class StripeEventInterpreter:
         signal = CHECKOUT_SIGNALS[event_type] or _completed_signal(session)
         credits, problem = self._price(session) if signal is PaymentSignal.PAID else (None, None)
         return PaymentEvent(
+            event_id=event_id,
             checkout_session_id=session_id,
             payment_intent_id=id_of(session, "payment_intent"),
             signal=signal,

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from creditflow.adapters.stripe.fields import amount_of, flag_of, id_of, text_of
-from creditflow.domain.adjustments import DisputeStatus
 from creditflow.domain.payments import ChargeRefunded, DisputeChanged, MoneyBack, RefundChanged
+from creditflow.domain.statuses import DisputeStatus
 from creditflow.errors import NeedsAttention
 
 REFUND_EVENTS = ("charge.refunded", "refund.created", "refund.updated", "refund.failed")
@@ -24,7 +24,7 @@ UNCOUNTED_REFUND_STATUSES = ("failed", "canceled")
 
 
 def interpret_money_back(
-    event_type: str, obj: Mapping[str, Any], reported_at: datetime | None
+    event_id: str, event_type: str, obj: Mapping[str, Any], reported_at: datetime | None
 ) -> MoneyBack:
     """`reported_at`: when Stripe created the event, which tells a charge's running total made
     after a refund failed (it leaves that refund out) from one made before (it may count it)."""
@@ -39,6 +39,7 @@ def interpret_money_back(
     amount = amount_of(obj, "amount") or 0
     if event_type == "charge.refunded":
         return ChargeRefunded(
+            event_id=event_id,
             payment_intent_id=intent_id,
             amount=amount,
             amount_refunded=amount_of(obj, "amount_refunded") or 0,
@@ -48,6 +49,7 @@ def interpret_money_back(
         )
     if event_type in REFUND_EVENTS:
         return RefundChanged(
+            event_id=event_id,
             refund_id=str(object_id),
             payment_intent_id=intent_id,
             amount=amount,
@@ -56,6 +58,7 @@ def interpret_money_back(
             reported_at=reported_at,
         )
     return DisputeChanged(
+        event_id=event_id,
         payment_intent_id=intent_id,
         dispute_id=str(object_id),
         status=DISPUTE_OUTCOMES.get(str(text_of(obj, "status")), DisputeStatus.OPEN),

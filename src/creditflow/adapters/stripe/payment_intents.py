@@ -18,8 +18,7 @@ from creditflow.adapters.stripe.fields import (
 )
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.credits import NoCreditsRule, parse_credits
-from creditflow.domain.payments import IgnoredEvent, Interpretation, PaymentEvent
-from creditflow.domain.purchases import PaymentSignal
+from creditflow.domain.payments import IgnoredEvent, Interpretation, PaymentEvent, PaymentSignal
 from creditflow.errors import NeedsAttention
 
 PAYMENT_INTENT_SIGNALS = {
@@ -29,7 +28,9 @@ PAYMENT_INTENT_SIGNALS = {
 CREDITFLOW_METADATA = ("user_id", "credits", "email")
 
 
-def interpret_payment_intent(event_type: str, intent: Mapping[str, Any]) -> Interpretation:
+def interpret_payment_intent(
+    event_id: str, event_type: str, intent: Mapping[str, Any]
+) -> Interpretation:
     intent_id = text_of(intent, "id")
     if intent.get("object") != "payment_intent" or intent_id is None:
         raise NeedsAttention(f"{event_type} does not carry a payment intent")
@@ -50,6 +51,7 @@ def interpret_payment_intent(event_type: str, intent: Mapping[str, Any]) -> Inte
             problem = "the PaymentIntent has no metadata.credits (PaymentIntents carry no price)"
     received = amount_of(intent, "amount_received") or amount_of(intent, "amount")
     return PaymentEvent(
+        event_id=event_id,
         checkout_session_id=None,
         payment_intent_id=intent_id,
         signal=signal,

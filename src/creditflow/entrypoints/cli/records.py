@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.domain.statuses import DeliveryStatus
 from creditflow.entrypoints.cli.config import open_services
 from creditflow.entrypoints.cli.render import (
     JsonFlag,

@@ -8,8 +8,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from creditflow.bootstrap import Container
-from creditflow.domain.deliveries import DeliveryStatus
-from creditflow.domain.purchases import PurchaseStatus
+from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
 from creditflow.entrypoints.http.auth import require_api_key
 from creditflow.entrypoints.http.errors import error_responses
 from creditflow.entrypoints.http.json_body import JsonBodyRoute, require_utf8_path

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from creditflow.domain.checkout import CheckoutOrder
-from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.domain.statuses import DeliveryStatus
 from creditflow.entrypoints.http.api import BODY_ERRORS, V1_DEPENDENCIES, Services
 from creditflow.entrypoints.http.errors import error_body, error_responses
 from creditflow.entrypoints.http.json_body import JsonBodyRoute

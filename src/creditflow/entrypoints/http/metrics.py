@@ -28,8 +28,8 @@ from prometheus_client import generate_latest as render
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.concurrency import run_in_threadpool
 
-from creditflow.domain.deliveries import DeliveryStatus
 from creditflow.domain.ledger_totals import LedgerTotals
+from creditflow.domain.statuses import DeliveryStatus
 from creditflow.entrypoints.http.auth import require_metrics_key
 from creditflow.errors import (
     DatabaseUnavailable,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from creditflow.domain.credits import MAX_CREDITS
 from creditflow.domain.deliveries import StoredDelivery
 from creditflow.domain.pending import PendingGrant
-from creditflow.domain.purchases import Purchase
+from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.users import User
 from creditflow.domain.wallet import LedgerEntry
 from creditflow.services.wallet_operations import WalletChange

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from creditflow.adapters.stripe.signatures import verify_and_parse
 from creditflow.bootstrap import Container
-from creditflow.domain.deliveries import DeliveryStatus
+from creditflow.domain.statuses import DeliveryStatus
 from creditflow.entrypoints.http.errors import error_responses
 from creditflow.entrypoints.http.metrics import Metrics, app_metrics
 from creditflow.entrypoints.http.schemas import WebhookReplyOut

@@ -25,9 +25,10 @@ from creditflow.adapters.db.tables import (
     refunds,
     webhook_events,
 )
-from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
+from creditflow.domain.deliveries import StoredDelivery
 from creditflow.domain.pending import PendingGrant
-from creditflow.domain.purchases import Purchase, PurchaseStatus
+from creditflow.domain.purchase_record import Purchase
+from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
 from creditflow.domain.wallet import Lot
 
 

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Connection, Row, bindparam, func, select, tuple_, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Connection,
+    Executable,
+    Row,
+    func,
+    literal_column,
+    select,
+    tuple_,
+)
 
-from creditflow.adapters.db.repositories._sql import insert_if_absent, set_by_key
+from creditflow.adapters.db.repositories._sql import set_by_key, upsert
 from creditflow.adapters.db.tables import webhook_events
-from creditflow.domain.deliveries import DeliveryStatus, StoredDelivery
+from creditflow.domain.deliveries import Arrival, StoredDelivery
+from creditflow.domain.statuses import DeliveryStatus
 
 
 class InboxRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def add(
+    def receive(
         self,
         *,
         event_id: str,
@@ -25,8 +37,13 @@ class InboxRepository:
         payload: str,
         endpoint: str,
         now: datetime,
-    ) -> bool:
-        """Store a first delivery (status `failed` until an outcome is recorded); False if known."""
+    ) -> Arrival:
+        """Store a first delivery (status `failed` until an outcome is recorded), or count a
+        delivery of a stored event, locking its row: one statement either way.
+
+        On PostgreSQL a concurrent first delivery of the same event waits for the first to
+        commit, then counts itself as a redelivery and reads the status it recorded.
+        """
         values = {
             "id": event_id,
             "type": event_type,
@@ -38,7 +55,9 @@ class InboxRepository:
             "delivery_count": 1,
             "received_at": now,
         }
-        return insert_if_absent(self._connection, webhook_events, values, ["id"]) is not None
+        statement = _arrival(self._connection.dialect.name)
+        row = self._connection.execute(statement, values).one()
+        return Arrival(first=bool(row.inserted), status=DeliveryStatus(row.status))
 
     def lock(self, event_id: str) -> StoredDelivery | None:
         row = self._connection.execute(
@@ -60,17 +79,6 @@ class InboxRepository:
             select(webhook_events.c.id).where(webhook_events.c.id.in_(event_ids))
         )
         return {row.id for row in rows}
-
-    def note_redelivery(self, event_id: str, endpoint: str) -> DeliveryStatus | None:
-        """Count a delivery of a stored event, locking its row; its recorded status.
-
-        One statement both locks and counts: a redelivery of a settled event, the common case
-        under Stripe's retries, costs one write after the refused insert.
-        """
-        status = self._connection.execute(
-            _REDELIVERED, {"event_id": event_id, "endpoint": endpoint}
-        ).scalar_one_or_none()
-        return None if status is None else DeliveryStatus(status)
 
     def record_outcome(
         self, event_id: str, status: DeliveryStatus, error: str | None, now: datetime
@@ -107,12 +115,25 @@ class InboxRepository:
         return [_delivery(row) for row in self._connection.execute(query.limit(limit))]
 
 
-_REDELIVERED = (
-    update(webhook_events)
-    .where(webhook_events.c.id == bindparam("event_id"))
-    .values(delivery_count=webhook_events.c.delivery_count + 1, endpoint=bindparam("endpoint"))
-    .returning(webhook_events.c.status)
-)
+@cache
+def _arrival(dialect: str) -> Executable:
+    """INSERT ... ON CONFLICT (id) DO UPDATE counting the delivery, RETURNING the status and
+    whether the row is new: PostgreSQL's `xmax = 0` (no updating transaction yet); SQLite has
+    no xmax, but a new row is the only one at its first delivery."""
+    insert = upsert(dialect, webhook_events)
+    counted = insert.on_conflict_do_update(
+        index_elements=[webhook_events.c.id],
+        set_={
+            "delivery_count": webhook_events.c.delivery_count + 1,
+            "endpoint": insert.excluded.endpoint,
+        },
+    )
+    inserted: ColumnElement[bool] = (
+        literal_column("xmax = 0", Boolean)
+        if dialect == "postgresql"
+        else webhook_events.c.delivery_count == 1
+    )
+    return counted.returning(webhook_events.c.status, inserted.label("inserted"))
 
 
 def _delivery(row: Row[tuple[object, ...]]) -> StoredDelivery:

@@ -2,33 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, func, or_, select, update
+from sqlalchemy import Connection, Row, Select, or_, select, update
 
 from creditflow.adapters.db.repositories._sql import (
     insert_if_absent,
     insert_row_if_absent,
-    update_by_key,
+    set_by_key,
 )
 from creditflow.adapters.db.tables import purchases, refunds
-from creditflow.domain.adjustments import DisputeStatus
-from creditflow.domain.purchases import PaymentState, Purchase, PurchaseStatus
+from creditflow.domain.money_back import RecordedRefund
+from creditflow.domain.purchase_record import NewPurchase, Purchase, PurchaseChange
+from creditflow.domain.statuses import DisputeStatus, PaymentState, PurchaseStatus, RefundStatus
 
 
 class PurchaseRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def add_if_absent(self, values: Mapping[str, Any]) -> Purchase | None:
+    def add_if_absent(self, new: NewPurchase, now: datetime) -> Purchase | None:
         """Insert a purchase unless one has its checkout session or PaymentIntent already; the
         new purchase (this transaction's own until commit: no lock needed), or None.
 
         No conflict target: either unique key counts. On PostgreSQL a concurrent insert of the
         same payment (the session's event and its PaymentIntent's) waits, then does nothing.
         """
+        values = {
+            "checkout_session_id": new.checkout_session_id,
+            "payment_intent_id": new.payment_intent_id,
+            "payment_state": new.payment_state.value,
+            "status": new.status.value,
+            "user_id": new.user_id,
+            "email_key": new.email,
+            "amount": new.amount,
+            "currency": new.currency,
+            "credits": new.credits,
+            "payment_link": new.payment_link,
+            "amount_refunded": 0,
+            "credits_refunded": 0,
+            "credits_held": 0,
+            "credits_written_off": 0,
+            "livemode": new.livemode,
+            "created_at": now,
+            "updated_at": now,
+            "credited_at": new.credited_at,
+        }
         row = insert_row_if_absent(self._connection, purchases, values, None)
         return None if row is None else _purchase(row)
 
@@ -58,50 +79,42 @@ class PurchaseRepository:
         row = self._connection.execute(_naming(checkout_session_id, payment_intent_id)).first()
         return None if row is None else _purchase(row)
 
-    def update(self, purchase_id: int, now: datetime, **values: Any) -> Purchase:
-        """Write `values`; the purchase as it now stands (read back by the same statement)."""
-        row = update_by_key(self._connection, purchases, purchase_id, {"updated_at": now, **values})
-        assert row is not None, f"no purchase {purchase_id}"
-        return _purchase(row)
-
-    def record_refund(
-        self,
-        refund_id: str,
-        purchase_id: int,
-        amount: int,
-        status: str,
-        now: datetime,
-        canceled_at: datetime | None = None,
-    ) -> None:
+    def apply(self, purchase_id: int, change: PurchaseChange, now: datetime) -> None:
+        """Write the fields `change` sets, and `updated_at`."""
         values = {
-            "purchase_id": purchase_id,
-            "amount": amount,
-            "status": status,
-            "updated_at": now,
-            "canceled_at": canceled_at,
+            _COLUMNS.get(name, name): _stored(value) for name, value in change.written().items()
         }
-        if insert_if_absent(self._connection, refunds, {"id": refund_id, **values}, ["id"]):
+        set_by_key(self._connection, purchases, purchase_id, {"updated_at": now, **values})
+
+    def refunds(self, purchase_id: int, refund_id: str | None) -> list[RecordedRefund]:
+        """The refunds recorded for the purchase, and the one named `refund_id` wherever it is
+        recorded: what a refund event is decided on, in one statement."""
+        match = refunds.c.purchase_id == purchase_id
+        if refund_id is not None:
+            match = or_(match, refunds.c.id == refund_id)
+        rows = self._connection.execute(select(refunds).where(match).order_by(refunds.c.id))
+        return [
+            RecordedRefund(
+                id=m["id"],
+                purchase_id=m["purchase_id"],
+                amount=m["amount"],
+                status=RefundStatus(m["status"]),
+                canceled_at=m["canceled_at"],
+            )
+            for m in (row._mapping for row in rows)
+        ]
+
+    def record_refund(self, refund: RecordedRefund, now: datetime) -> None:
+        values = {
+            "purchase_id": refund.purchase_id,
+            "amount": refund.amount,
+            "status": refund.status.value,
+            "updated_at": now,
+            "canceled_at": refund.canceled_at,
+        }
+        if insert_if_absent(self._connection, refunds, {"id": refund.id, **values}, ["id"]):
             return
-        self._connection.execute(update(refunds).where(refunds.c.id == refund_id).values(values))
-
-    def refund_status(self, refund_id: str) -> str | None:
-        return self._connection.execute(
-            select(refunds.c.status).where(refunds.c.id == refund_id)
-        ).scalar_one_or_none()
-
-    def refunds_total(
-        self, purchase_id: int, status: str, *, canceled_from: datetime | None = None
-    ) -> int:
-        """The amount of the purchase's recorded refunds in `status`; with `canceled_from`, only
-        those canceled at or after it (Stripe's times are whole seconds) or at an unknown time:
-        the canceled refunds a charge total made at `canceled_from` may still count."""
-        query = select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
-            refunds.c.purchase_id == purchase_id, refunds.c.status == status
-        )
-        if canceled_from is not None:
-            canceled_at = refunds.c.canceled_at
-            query = query.where(or_(canceled_at.is_(None), canceled_at >= canceled_from))
-        return int(self._connection.execute(query).scalar_one())
+        self._connection.execute(update(refunds).where(refunds.c.id == refund.id).values(values))
 
     def list(
         self,
@@ -121,6 +134,15 @@ class PurchaseRepository:
         if status is not None:
             query = query.where(purchases.c.status == status.value)
         return [_purchase(row) for row in self._connection.execute(query)]
+
+
+# `Purchase` names the normalized e-mail `email`; the column is `email_key`.
+_COLUMNS = {"email": "email_key"}
+
+
+def _stored(value: object) -> object:
+    """Statuses are stored as their values."""
+    return value.value if isinstance(value, Enum) else value
 
 
 def _naming(checkout_session_id: str | None, payment_intent_id: str | None) -> Select[Any]:

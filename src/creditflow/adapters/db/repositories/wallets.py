@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Executable, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Executable, bindparam, or_, select, update
 
 from creditflow.adapters.db.pipeline import Statement, run_together
 from creditflow.adapters.db.repositories._sql import upsert
@@ -87,15 +87,6 @@ class WalletRepository:
         )
         found = self._connection.execute(query)
         return [(row._mapping["user_id"], lot_from(row._mapping)) for row in found]
-
-    def count_for_purchase(self, purchase_id: int) -> int:
-        return int(
-            self._connection.execute(
-                select(func.count())
-                .select_from(ledger_entries)
-                .where(ledger_entries.c.purchase_id == purchase_id)
-            ).scalar_one()
-        )
 
     def entries(self, user_id: str, *, limit: int, before_id: int | None) -> list[LedgerEntry]:
         """Newest first; keyset pagination so a page costs the same however long the history.

@@ -13,8 +13,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from creditflow.adapters.db.repositories.console import InboxCursor, InboxFilter
-from creditflow.domain.deliveries import DeliveryStatus
-from creditflow.domain.purchases import PurchaseStatus
+from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
 from creditflow.entrypoints.http.console.findings import FindingsCache
 from creditflow.entrypoints.http.console.web import ConsoleWeb, error_page, see_other
 from creditflow.errors import CreditflowError, InvalidRequest

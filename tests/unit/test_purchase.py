@@ -1,4 +1,4 @@
-"""The life of a purchase (domain/purchases.py `advance`): pure rules, no I/O."""
+"""The life of a purchase (domain/purchase.py `advance`): pure rules, no I/O."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import itertools
 
 import pytest
 
-from creditflow.domain.purchases import PaymentSignal, PaymentState, advance
+from creditflow.domain.payments import PaymentSignal
+from creditflow.domain.purchase import advance
+from creditflow.domain.statuses import PaymentState
 
 EVERY_STATE: list[PaymentState | None] = [None, *PaymentState]
 

@@ -1,4 +1,4 @@
-"""Money coming back (domain/adjustments.py) and ledger postings: pure rules, no I/O."""
+"""Money coming back (domain/money_back.py) and ledger postings: pure rules, no I/O."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from creditflow.domain.adjustments import (
-    DisputeStatus,
+from creditflow.domain.kinds import ZERO_DELTA_KINDS, EntryKind
+from creditflow.domain.money_back import (
     RefundPolicy,
     Take,
     Targets,
@@ -18,7 +18,7 @@ from creditflow.domain.adjustments import (
     refunded_after_charge_report,
     targets,
 )
-from creditflow.domain.kinds import ZERO_DELTA_KINDS, EntryKind
+from creditflow.domain.statuses import DisputeStatus
 from creditflow.domain.wallet import Posting
 
 CLOSED = [DisputeStatus.WON, DisputeStatus.LOST]
