@@ -33,6 +33,14 @@ class EntryGroup:
 
 
 @dataclass(frozen=True)
+class SplitGroups:
+    """The groups of entries created before the split, and of those created from it on."""
+
+    before: list[EntryGroup]
+    after: list[EntryGroup]
+
+
+@dataclass(frozen=True)
 class LedgerTotals:
     purchase_grants: Tally = Tally()
     promotional_grants: Tally = Tally()

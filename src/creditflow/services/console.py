@@ -15,16 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from creditflow.adapters.db.repositories.console import (
-    ConsoleRepository,
-    InboxCursor,
-    InboxFilter,
-    Refund,
-    ReplayNote,
-)
-from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.buyers import normalize_email
 from creditflow.domain.deliveries import StoredDelivery
+from creditflow.domain.operator_views import InboxCursor, InboxFilter, Refund, ReplayNote
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
@@ -34,6 +27,7 @@ from creditflow.errors import InvalidRequest
 from creditflow.services.clock import Clock
 from creditflow.services.deliveries import DeliveryResult, DeliveryService
 from creditflow.services.queries import Backlog, Queries
+from creditflow.services.unit_of_work import ReportingUnitOfWorkFactory
 from creditflow.services.wallet_operations import WalletChange, WalletOperations
 
 MAX_OPERATOR_REASON = 300  # leaves room in the ledger's 500 for the operator's name
@@ -79,7 +73,7 @@ class EventView:
 class Console:
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
+        uow_factory: ReportingUnitOfWorkFactory,
         clock: Clock,
         queries: Queries,
         deliveries: DeliveryService,
@@ -94,7 +88,7 @@ class Console:
     def overview(self) -> Overview:
         since = self._clock() - RECENT
         with self._uow() as uow:
-            counted = ConsoleRepository(uow.connection).outcomes_since(since)
+            counted = uow.console.outcomes_since(since)
         outcomes = {status: counted.get(status, 0) for status in DeliveryStatus}
         return Overview(self._queries.backlog(), outcomes)
 
@@ -102,7 +96,7 @@ class Console:
         self, where: InboxFilter, after: InboxCursor | None, limit: int
     ) -> Page[StoredDelivery]:
         with self._uow() as uow:
-            found = ConsoleRepository(uow.connection).inbox_page(where, after, limit + 1)
+            found = uow.console.inbox_page(where, after, limit + 1)
         return Page(found[:limit], more=len(found) > limit)
 
     def event(self, event_id: str) -> EventView:
@@ -113,7 +107,7 @@ class Console:
             purchase = None
             if session_id or intent_id:
                 purchase = uow.purchases.find(session_id, intent_id)
-            replays = ConsoleRepository(uow.connection).replay_notes(event_id)
+            replays = uow.console.replay_notes(event_id)
         pretty = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False)
         return EventView(delivery, pretty, purchase, replays)
 
@@ -133,7 +127,7 @@ class Console:
         user, wallet = self._queries.user(user_id)
         entries = self._queries.ledger(user_id, limit=limit + 1, before_id=before_id)
         with self._uow() as uow:
-            reads = ConsoleRepository(uow.connection)
+            reads = uow.console
             lots = reads.open_lots(user_id, limit + 1)
             bought = reads.purchases_page(status=None, user_id=user_id, before_id=None, limit=limit)
             refunds = reads.refunds_of([purchase.id for purchase in bought])
@@ -148,16 +142,14 @@ class Console:
         self, status: PurchaseStatus | None, *, before_id: int | None, limit: int
     ) -> Page[Purchase]:
         with self._uow() as uow:
-            found = ConsoleRepository(uow.connection).purchases_page(
+            found = uow.console.purchases_page(
                 status=status, user_id=None, before_id=before_id, limit=limit + 1
             )
         return Page(found[:limit], more=len(found) > limit)
 
     def pending_grants(self, *, after_id: int | None, limit: int) -> Page[PendingGrant]:
         with self._uow() as uow:
-            found = ConsoleRepository(uow.connection).unclaimed_page(
-                after_id=after_id, limit=limit + 1
-            )
+            found = uow.console.unclaimed_page(after_id=after_id, limit=limit + 1)
         return Page(found[:limit], more=len(found) > limit)
 
     def grant(
@@ -187,7 +179,7 @@ class Console:
         result = self._deliveries.replay(event_id)
         note = ReplayNote(operator, reason.strip(), result.status, result.error, self._clock())
         with self._uow() as uow:
-            ConsoleRepository(uow.connection).add_replay_note(event_id, note)
+            uow.console.add_replay_note(event_id, note)
             uow.commit()
         return result
 

@@ -20,17 +20,16 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
-from creditflow.adapters.db.repositories.ledger_totals import LedgerTotalsRepository
-from creditflow.adapters.db.unit_of_work import UnitOfWorkFactory
 from creditflow.domain.ledger_totals import LedgerTotals, totals_of
 from creditflow.services.clock import Clock
+from creditflow.services.unit_of_work import ReportingUnitOfWorkFactory
 
 SETTLE_LAG = timedelta(minutes=5)
 
 
 class LedgerTotalsReader:
     def __init__(
-        self, uow_factory: UnitOfWorkFactory, clock: Clock, lag: timedelta = SETTLE_LAG
+        self, uow_factory: ReportingUnitOfWorkFactory, clock: Clock, lag: timedelta = SETTLE_LAG
     ) -> None:
         self._uow = uow_factory
         self._clock = clock
@@ -48,7 +47,7 @@ class LedgerTotalsReader:
             if since is not None and horizon < since:  # the clock went back: keep what is cached
                 horizon = since
             with self._uow() as uow:
-                groups = LedgerTotalsRepository(uow.connection).groups_since(since, horizon)
+                groups = uow.ledger_totals.groups_since(since, horizon)
             self._settled += totals_of(groups.before)
             self._horizon = horizon
             return self._settled + totals_of(groups.after)

@@ -15,7 +15,10 @@ from types import TracebackType
 from typing import Protocol
 
 from creditflow.domain.deliveries import Arrival, StoredDelivery
+from creditflow.domain.findings import Finding
+from creditflow.domain.ledger_totals import SplitGroups
 from creditflow.domain.money_back import RecordedRefund
+from creditflow.domain.operator_views import InboxCursor, InboxFilter, Refund, ReplayNote
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchase_record import NewPurchase, Purchase, PurchaseChange
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
@@ -175,5 +178,63 @@ class UnitOfWork(Protocol):
         ...
 
 
+class ConsoleReads(Protocol):
+    """The operator console's pages beyond the API's views, keyset-paged, and its notes."""
+
+    def inbox_page(
+        self, where: InboxFilter, after: InboxCursor | None, limit: int
+    ) -> list[StoredDelivery]: ...
+
+    def open_lots(self, user_id: str, limit: int) -> list[Lot]: ...
+
+    def outcomes_since(self, since: datetime) -> dict[DeliveryStatus, int]: ...
+
+    def purchases_page(
+        self,
+        *,
+        status: PurchaseStatus | None,
+        user_id: str | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[Purchase]: ...
+
+    def refunds_of(self, purchase_ids: Sequence[int]) -> list[Refund]: ...
+
+    def unclaimed_page(self, *, after_id: int | None, limit: int) -> list[PendingGrant]: ...
+
+    def add_replay_note(self, event_id: str, note: ReplayNote) -> None: ...
+
+    def replay_notes(self, event_id: str) -> list[ReplayNote]: ...
+
+
+class LedgerTotalsReads(Protocol):
+    def groups_since(self, since: datetime | None, split: datetime) -> SplitGroups:
+        """Entries created at `since` or later (every entry when None), grouped by kind and
+        sign, and split at `split`."""
+        ...
+
+
+class InvariantChecks(Protocol):
+    def findings(self) -> list[Finding]:
+        """One finding per invariant of docs/design.md, over the whole database."""
+        ...
+
+
+class ReportingUnitOfWork(UnitOfWork, Protocol):
+    """A unit of work that also reads across every table: the console, metrics and audit."""
+
+    @property
+    def console(self) -> ConsoleReads: ...
+
+    @property
+    def ledger_totals(self) -> LedgerTotalsReads: ...
+
+    @property
+    def invariants(self) -> InvariantChecks: ...
+
+    def __enter__(self) -> ReportingUnitOfWork: ...
+
+
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+ReportingUnitOfWorkFactory = Callable[[], ReportingUnitOfWork]
 LedgerListener = Callable[[Sequence[LedgerEntry]], None]

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from creditflow.domain.findings import Finding
+
 
 @dataclass(frozen=True)
 class Invariant:
@@ -101,3 +103,16 @@ INVARIANTS = (
 def breaches(connection: Connection, invariant: Invariant, limit: int = 20) -> list[str]:
     rows = connection.execute(text(invariant.sql)).fetchmany(limit)
     return [", ".join(f"{key}={value}" for key, value in row._mapping.items()) for row in rows]
+
+
+class InvariantChecks:
+    """The audit's reads, in the caller's transaction so every finding describes one moment."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def findings(self) -> list[Finding]:
+        return [
+            Finding(invariant.name, invariant.description, breaches(self._connection, invariant))
+            for invariant in INVARIANTS
+        ]

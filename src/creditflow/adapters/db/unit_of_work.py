@@ -20,7 +20,10 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from creditflow.adapters.db import reconnect
+from creditflow.adapters.db.audit import InvariantChecks
+from creditflow.adapters.db.repositories.console import ConsoleRepository
 from creditflow.adapters.db.repositories.inbox import InboxRepository
+from creditflow.adapters.db.repositories.ledger_totals import LedgerTotalsRepository
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
 from creditflow.adapters.db.repositories.purchases import PurchaseRepository
 from creditflow.adapters.db.repositories.users import UserRepository
@@ -36,6 +39,10 @@ class UnitOfWork:
     users: UserRepository
     wallets: WalletRepository
     pending: PendingGrantRepository
+    # The reports' reads (console, metrics, audit): services/unit_of_work.ReportingUnitOfWork.
+    console: ConsoleRepository
+    ledger_totals: LedgerTotalsRepository
+    invariants: InvariantChecks
 
     def __init__(self, engine: Engine, on_commit: LedgerListener | None = None) -> None:
         self._engine = engine
@@ -57,6 +64,9 @@ class UnitOfWork:
         self.users = UserRepository(connection)
         self.wallets = WalletRepository(connection, self._posted.append)
         self.pending = PendingGrantRepository(connection)
+        self.console = ConsoleRepository(connection)
+        self.ledger_totals = LedgerTotalsRepository(connection)
+        self.invariants = InvariantChecks(connection)
         return self
 
     def __exit__(

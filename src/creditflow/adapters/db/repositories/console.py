@@ -8,7 +8,6 @@ same at 10^4 events as at 10, and an OFFSET is never used.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select, tuple_
@@ -26,44 +25,11 @@ from creditflow.adapters.db.tables import (
     webhook_events,
 )
 from creditflow.domain.deliveries import StoredDelivery
+from creditflow.domain.operator_views import InboxCursor, InboxFilter, Refund, ReplayNote
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
 from creditflow.domain.wallet import Lot
-
-
-@dataclass(frozen=True)
-class InboxFilter:
-    status: DeliveryStatus | None = None
-    type: str | None = None
-    received_from: datetime | None = None  # inclusive
-    received_before: datetime | None = None  # exclusive
-
-
-@dataclass(frozen=True)
-class InboxCursor:
-    """Where the next page starts: strictly older than this delivery."""
-
-    received_at: datetime
-    event_id: str
-
-
-@dataclass(frozen=True)
-class Refund:
-    id: str
-    purchase_id: int
-    amount: int
-    status: str
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class ReplayNote:
-    operator: str
-    reason: str
-    outcome: DeliveryStatus
-    error: str | None
-    replayed_at: datetime
 
 
 class ConsoleRepository:

@@ -7,7 +7,6 @@ same however long the history before it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -16,17 +15,9 @@ from sqlalchemy import Connection, Select, bindparam, case, func, select
 
 from creditflow.adapters.db.tables import ledger_entries
 from creditflow.adapters.db.types import UtcDateTime
-from creditflow.domain.ledger_totals import EntryGroup
+from creditflow.domain.ledger_totals import EntryGroup, SplitGroups
 
 _entries = ledger_entries.c
-
-
-@dataclass(frozen=True)
-class SplitGroups:
-    """The groups of entries created before the split, and of those created from it on."""
-
-    before: list[EntryGroup]
-    after: list[EntryGroup]
 
 
 class LedgerTotalsRepository:

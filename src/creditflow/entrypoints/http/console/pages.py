@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from creditflow.adapters.db.repositories.console import InboxCursor, InboxFilter
+from creditflow.domain.operator_views import InboxCursor, InboxFilter
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
 from creditflow.entrypoints.http.console.findings import FindingsCache
 from creditflow.entrypoints.http.console.web import ConsoleWeb, error_page, see_other
