@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -153,6 +154,7 @@ def test_a_failed_batch_is_retried_and_each_posting_answered_as_it_would_be_unba
     results = batcher.run(batch)
 
     assert deltas(results) == [10, 1, "Conflicting", 2]
+    assert batcher.failed_batches == 1
     assert balances(engine) == {"ada": 10, "bob": 2, "cy": 1}
     with UnitOfWork(engine) as uow:
         unbatched = post_or_explain(uow, shared, NOW)
@@ -201,3 +203,42 @@ def test_many_concurrent_submits_on_a_hot_wallet_never_oversell(
     with UnitOfWork(engine) as uow:
         count = uow.connection.execute(select(func.count()).select_from(ledger_entries))
         assert count.scalar_one() == 1 + sum(isinstance(r, LedgerEntry) for r in results)
+
+
+def test_batchers_of_several_processes_sharing_wallets_neither_deadlock_nor_oversell(
+    engine: Engine, database_url: str
+) -> None:
+    # Each thread is a process's batcher on its own engine and event loop; their batches hold
+    # the same wallets in different arrival orders, and lock them in one order.
+    first = PostingBatcher(lambda: UnitOfWork(engine), lambda: NOW)
+    first.run([grant(user, 60, "g") for user in USERS])
+    outcomes: list[object] = []
+    failed: list[int] = []
+
+    def process(seed: int) -> None:
+        own = build_engine(database_url)
+        batcher = PostingBatcher(lambda: UnitOfWork(own), lambda: NOW, max_batch=8)
+        rng = random.Random(seed)
+        spends = [spend(rng.choice(USERS), rng.randint(1, 4), f"p{seed}-{i}") for i in range(40)]
+
+        async def submit_all() -> list[object]:
+            async with batcher:
+                return list(await asyncio.gather(*(batcher.submit(s) for s in spends)))
+
+        try:
+            outcomes.extend(asyncio.run(submit_all()))
+            failed.append(batcher.failed_batches)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=process, args=(seed,)) for seed in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert len(outcomes) == 120
+    taken = sum(-r.delta for r in outcomes if isinstance(r, LedgerEntry))
+    assert taken == 3 * 60 - sum(balances(engine).values())
+    assert all(isinstance(r, LedgerEntry | Refused) for r in outcomes)
+    assert failed == [0, 0, 0]  # no batch met a deadlock (and was retried in parts)

@@ -79,6 +79,7 @@ class PostingBatcher:
         # One thread: a batch at a time per batcher, the next collecting meanwhile.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
         self.batch_sizes: list[int] = []  # what ran, for tests and benchmarks
+        self.failed_batches = 0  # transactions that failed and were retried in parts
 
     async def submit(self, posting: Posting) -> Outcome:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
@@ -129,13 +130,16 @@ class PostingBatcher:
         except DatabaseUnavailable as exc:
             return [exc] * len(postings)
         except _Broke as broke:
+            self.failed_batches += 1
             if len(postings) == 1:
                 return [self._alone(postings[0])]
-            i = broke.index
+            i = broke.index  # in arrival order: those before it, it alone, those after it
             before = self.run(postings[:i]) if i else []
+            alone = self._alone(postings[i])
             after = self.run(postings[i + 1 :]) if i + 1 < len(postings) else []
-            return [*before, self._alone(postings[i]), *after]
+            return [*before, alone, *after]
         except Exception:
+            self.failed_batches += 1
             if len(postings) == 1:
                 return [self._alone(postings[0])]
             half = len(postings) // 2
