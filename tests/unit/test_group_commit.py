@@ -233,3 +233,15 @@ def test_a_caller_that_went_away_leaves_its_posting_and_the_others_standing() ->
 def test_a_batch_holds_at_least_one_posting() -> None:
     with pytest.raises(ValueError, match="at least one"):
         PostingBatcher(MemoryDatabase().units_of_work(), lambda: NOW, max_batch=0)
+
+
+def test_a_posting_submitted_once_the_batcher_is_closed_is_refused_not_left_waiting() -> None:
+    world = World()
+
+    async def scenario() -> None:
+        await world.batcher.close()
+        with pytest.raises(RuntimeError, match="shutdown"):
+            await asyncio.wait_for(world.batcher.submit(grant("ada", 1, "late")), 5)
+
+    asyncio.run(scenario())
+    assert world.faults.committed == []

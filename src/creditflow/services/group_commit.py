@@ -112,7 +112,12 @@ class PostingBatcher:
                 del self._waiting[: self._max_batch]
                 postings = [posting for posting, _ in batch]
                 self.batch_sizes.append(len(postings))
-                results = await loop.run_in_executor(self._thread, self.run, postings)
+                try:
+                    results: list[Result] = await loop.run_in_executor(
+                        self._thread, self.run, postings
+                    )
+                except RuntimeError as exc:  # closed: no thread to run the batch in
+                    results = [exc] * len(postings)
                 for (_, future), result in zip(batch, results, strict=True):
                     if future.done():  # its caller went away; the posting stands
                         continue
