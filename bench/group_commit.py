@@ -53,7 +53,7 @@ class Run:
         cuts = statistics.quantiles(self.latencies_ms, n=100)
         batch = "" if self.mean_batch is None else f", mean batch {self.mean_batch:.1f}"
         return (
-            f"{self.name:<22} {self.spends / self.seconds:8.0f} spends/s  "
+            f"{self.name:<28} {self.spends / self.seconds:8.0f} spends/s  "
             f"p50 {cuts[49]:6.1f} ms  p99 {cuts[98]:6.1f} ms{batch}"
         )
 
@@ -88,10 +88,11 @@ def unbatched(url: str, users: list[str], submitters: int, seconds: float) -> Ru
 
 
 def batched(
-    url: str, users: list[str], submitters: int, seconds: float, max_batch: int, name: str
+    url: str, users: list[str], submitters: int, seconds: float, max_batch: int, lanes: int
 ) -> Run:
-    engine = build_engine(url, pool_size=2)
-    batcher = PostingBatcher(lambda: UnitOfWork(engine), utc_now, max_batch)
+    engine = build_engine(url, pool_size=lanes + 1)
+    batcher = PostingBatcher(lambda: UnitOfWork(engine), utc_now, max_batch, lanes)
+    name = f"batched (cap {max_batch}, {lanes} lane{'s' if lanes > 1 else ''})"
     latencies: list[float] = []
     keys = itertools.count()
 
@@ -99,7 +100,7 @@ def batched(
         rng = random.Random(seed)
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            key = f"b{max_batch}-{next(keys)}"
+            key = f"b{max_batch}-{lanes}-{next(keys)}"
             outcome = await batcher.submit(spend(rng.choice(users), key))
             assert isinstance(outcome, LedgerEntry), outcome
             latencies.append((time.perf_counter() - started) * 1000)
@@ -184,6 +185,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--caps", type=int, nargs="*", default=[64])
+    parser.add_argument("--lanes", type=int, nargs="*", default=[1, 2])
     args = parser.parse_args()
 
     def run(url: str) -> None:
@@ -192,8 +194,8 @@ def main() -> None:
         print(f"{args.submitters} submitters, {args.users} wallets, {args.seconds:.0f} s each")
         print(unbatched(url, users, args.submitters, args.seconds).line())
         for cap in args.caps:
-            name = f"batched (cap {cap})"
-            print(batched(url, users, args.submitters, args.seconds, cap, name).line())
+            for lanes in args.lanes:
+                print(batched(url, users, args.submitters, args.seconds, cap, lanes).line())
         print(oversold(url, "hot", 500))
 
     scratch(run)

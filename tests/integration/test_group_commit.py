@@ -182,9 +182,9 @@ def test_a_posting_the_database_refuses_breaks_only_itself(
         assert deltas(results)[1] == 1
 
 
-def test_many_concurrent_submits_on_a_hot_wallet_never_oversell(
-    engine: Engine, batcher: PostingBatcher
-) -> None:
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_many_concurrent_submits_on_a_hot_wallet_never_oversell(engine: Engine, lanes: int) -> None:
+    batcher = PostingBatcher(lambda: UnitOfWork(engine), lambda: NOW, lanes=lanes)
     batcher.run([grant("ada", 100, "g")])
     rng = random.Random(16)
     spends = [spend("ada", rng.randint(1, 5), f"s{i}") for i in range(80)]
@@ -217,7 +217,7 @@ def test_batchers_of_several_processes_sharing_wallets_neither_deadlock_nor_over
 
     def process(seed: int) -> None:
         own = build_engine(database_url)
-        batcher = PostingBatcher(lambda: UnitOfWork(own), lambda: NOW, max_batch=8)
+        batcher = PostingBatcher(lambda: UnitOfWork(own), lambda: NOW, max_batch=8, lanes=2)
         rng = random.Random(seed)
         spends = [spend(rng.choice(USERS), rng.randint(1, 4), f"p{seed}-{i}") for i in range(40)]
 

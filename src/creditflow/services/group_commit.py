@@ -63,34 +63,45 @@ class PostingBatcher:
 
     Outcomes are `services/posting.py`'s: the entry stored, `Replayed`, `Conflicting` or
     `Refused`; errors (NotFound, DatabaseUnavailable, ...) are raised to the caller. Use it from
-    one event loop; `close()` (or `async with`) stops its thread.
+    one event loop; `close()` (or `async with`) stops its threads.
+
+    `lanes` batches may be in their transactions at once, each on a thread and a connection of
+    its own: a posting arriving while every lane is busy waits for the next free one, with the
+    others that arrived meanwhile. Lanes whose batches share a wallet queue on its row lock.
     """
 
     def __init__(
-        self, uow_factory: UnitOfWorkFactory, clock: Clock, max_batch: int = DEFAULT_MAX_BATCH
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        lanes: int = 1,
     ) -> None:
         if max_batch < 1:
             raise ValueError("a batch holds at least one posting")
+        if lanes < 1:
+            raise ValueError("a batcher has at least one lane")
         self._uow = uow_factory
         self._clock = clock
         self._max_batch = max_batch
         self._waiting: list[tuple[Posting, asyncio.Future[Outcome]]] = []
-        self._draining: asyncio.Task[None] | None = None
-        # One thread: a batch at a time per batcher, the next collecting meanwhile.
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
+        self._lanes = lanes
+        self._draining: set[asyncio.Task[None]] = set()  # the lanes at work
+        # A thread per lane: a batch at a time in each, the next collecting meanwhile.
+        self._thread = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="group-commit")
         self.batch_sizes: list[int] = []  # what ran, for tests and benchmarks
         self.failed_batches = 0  # transactions that failed and were retried in parts
 
     async def submit(self, posting: Posting) -> Outcome:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting.append((posting, future))
-        if self._draining is None:
-            self._draining = asyncio.create_task(self._drain())
+        if len(self._draining) < self._lanes:  # a lane is free: the posting goes at once
+            self._draining.add(asyncio.create_task(self._drain()))
         return await future
 
     async def close(self) -> None:
-        if self._draining is not None:
-            await self._draining
+        while self._draining:
+            await asyncio.wait(set(self._draining))
         self._thread.shutdown(wait=True)
 
     async def __aenter__(self) -> PostingBatcher:
@@ -126,7 +137,11 @@ class PostingBatcher:
                     else:
                         future.set_result(result)
         finally:
-            self._draining = None
+            # No await since the queue was seen empty: a posting submitted from now on finds
+            # this lane free and starts one, never waiting on a lane that has finished.
+            lane = asyncio.current_task()
+            assert lane is not None
+            self._draining.discard(lane)
 
     def run(self, postings: Sequence[Posting]) -> list[Result]:
         """One batch, committed, and each posting's result (the batcher's thread runs this)."""
