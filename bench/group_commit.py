@@ -1,5 +1,6 @@
 """`python -m bench.group_commit`: spends/s of the group-commit batcher, in-process, against the
-unbatched service, on PostgreSQL, with the same number of concurrent submitters (issue 16).
+unbatched service, on PostgreSQL (or SQLite, `--sqlite`), with the same number of concurrent
+submitters (issue 16).
 
 No HTTP: the figure is what the service layer and the database can do. Unbatched, each
 submitter is a thread calling `WalletOperations.spend` (one transaction per spend, as the routes
@@ -16,6 +17,7 @@ import itertools
 import os
 import random
 import statistics
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -162,7 +164,15 @@ def oversold(url: str, user: str, funding: int) -> str:
     )
 
 
-def scratch(run: Callable[[str], None]) -> None:
+def scratch(run: Callable[[str], None], sqlite: bool = False) -> None:
+    if sqlite:
+        with tempfile.TemporaryDirectory() as directory:
+            url = f"sqlite:///{directory}/bench.db"
+            engine = build_engine(url)
+            migrate.upgrade(engine)
+            engine.dispose()
+            run(url)
+        return
     name = f"creditflow_bench_group_{os.getpid()}"
     server = create_engine(SERVER, isolation_level="AUTOCOMMIT")
     with server.connect() as connection:
@@ -186,19 +196,22 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--caps", type=int, nargs="*", default=[64])
     parser.add_argument("--lanes", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead")
     args = parser.parse_args()
 
     def run(url: str) -> None:
         users = [f"user{i}" for i in range(args.users)]
         fund(url, users)
-        print(f"{args.submitters} submitters, {args.users} wallets, {args.seconds:.0f} s each")
+        engine = "SQLite" if args.sqlite else "PostgreSQL"
+        each = f"{args.users} wallets, {args.seconds:.0f} s each"
+        print(f"{engine}: {args.submitters} submitters, {each}")
         print(unbatched(url, users, args.submitters, args.seconds).line())
         for cap in args.caps:
             for lanes in args.lanes:
                 print(batched(url, users, args.submitters, args.seconds, cap, lanes).line())
         print(oversold(url, "hot", 500))
 
-    scratch(run)
+    scratch(run, args.sqlite)
 
 
 if __name__ == "__main__":
