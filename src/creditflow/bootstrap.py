@@ -14,11 +14,13 @@ from creditflow.adapters.stripe.client import make_client
 from creditflow.adapters.stripe.events import HANDLED_EVENT_TYPES, StripeEventInterpreter
 from creditflow.adapters.stripe.gateway import StripeGateway
 from creditflow.services.audit import AuditService
+from creditflow.services.batched_wallets import BatchedWalletOperations
 from creditflow.services.checkout import CheckoutService
 from creditflow.services.clock import Clock, utc_now
 from creditflow.services.console import Console
 from creditflow.services.deliveries import DeliveryService
 from creditflow.services.expiry import ExpiryService
+from creditflow.services.group_commit import PostingBatcher
 from creditflow.services.ledger_totals import LedgerTotalsReader
 from creditflow.services.observer import NO_OBSERVER, Observer
 from creditflow.services.queries import Queries
@@ -43,6 +45,8 @@ class Container:
     ledger_totals: LedgerTotalsReader  # the metrics counters' source; caches, one per process
     reconciler: Reconciler | None  # None without STRIPE_SECRET_KEY: nothing to ask
     console: Console  # the operator console's views and actions (/console)
+    # /v1 spends and grants through group commit; None (one transaction each) unless configured
+    batched_wallets: BatchedWalletOperations | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -81,6 +85,11 @@ def build_container(
         if gateway is None
         else Reconciler(gateway, deliveries, uow_factory, clock, HANDLED_EVENT_TYPES),
         console=Console(uow_factory, clock, queries, deliveries, wallets),
+        batched_wallets=BatchedWalletOperations(
+            PostingBatcher(uow_factory, clock, settings.group_commit_max_batch), observer
+        )
+        if settings.group_commit
+        else None,
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 
 from creditflow.domain.money_back import RefundPolicy
 from creditflow.logging_setup import LogFormat
+from creditflow.services.group_commit import DEFAULT_MAX_BATCH
 
 DEFAULT_DATABASE_URL = "sqlite:///./creditflow.db"
 MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
@@ -58,6 +59,18 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("CREDITFLOW_API_KEY"))
     catalog_path: Path | None = Field(None, validation_alias=AliasChoices("CREDITFLOW_CATALOG"))
     legacy_webhook: bool = Field(False, validation_alias=AliasChoices("CREDITFLOW_LEGACY_WEBHOOK"))
+    group_commit: bool = Field(
+        False,
+        validation_alias=AliasChoices("CREDITFLOW_GROUP_COMMIT"),
+        description="Spends and grants of /v1 that arrive together share one transaction "
+        "(services/group_commit.py). Off: one transaction per request.",
+    )
+    group_commit_max_batch: int = Field(
+        DEFAULT_MAX_BATCH,
+        ge=1,
+        validation_alias=AliasChoices("CREDITFLOW_GROUP_COMMIT_MAX_BATCH"),
+        description="The most postings one group-commit transaction holds.",
+    )
     refund_policy: RefundPolicy = Field(
         RefundPolicy.DEBT, validation_alias=AliasChoices("CREDITFLOW_REFUND_POLICY")
     )

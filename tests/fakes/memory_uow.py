@@ -9,14 +9,23 @@ inbox, purchases and pending grants are not kept in memory: touching them fails 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 
 from creditflow.domain.users import User, Wallet
-from creditflow.domain.wallet import LedgerEntry, Lot, NewLot, Posted, Refill, WalletState
+from creditflow.domain.wallet import (
+    LedgerEntry,
+    Lot,
+    NewLot,
+    Posted,
+    Posting,
+    Refill,
+    WalletState,
+)
+from creditflow.domain.wallet_batch import OpenedLot, combine
 from creditflow.errors import NotFound
 from creditflow.services.unit_of_work import (
     Inbox,
@@ -79,6 +88,43 @@ class MemoryWallets:
         self._stored.append(entry)
         return entry
 
+    def load_many(self, postings: Sequence[Posting]) -> dict[str, WalletState]:
+        states: dict[str, WalletState] = {}
+        for posting in postings:
+            if posting.user_id not in self._tables.wallets:
+                continue
+            loaded = self.load(posting.user_id, posting.key, posting.purchase_id)
+            had = states.get(posting.user_id)
+            if had is not None:
+                lots = {lot.id: lot for lot in (*had.lots, *loaded.lots)}
+                entries = {**had.entries, **loaded.entries}
+                loaded = replace(loaded, lots=tuple(lots[i] for i in sorted(lots)), entries=entries)
+            states[posting.user_id] = loaded
+        return states
+
+    def store_many(self, batch: Sequence[Posted]) -> list[LedgerEntry]:
+        """What `combine` folded the batch into, row by row, as the SQL stores write it."""
+        changes = combine(batch)
+        stored = []
+        for new in changes.entries:
+            if new.key in self._tables.entries:
+                raise AssertionError(f"key {new.key} stored twice (the unique index refuses it)")
+            entry = new.stored(self._tables.next_id())
+            self._tables.entries[new.key] = entry
+            stored.append(entry)
+        for opened in changes.opened:
+            self._open(opened)
+        for move in changes.moved:
+            owner, lot = self._tables.lots[move.lot_id]
+            assert lot.remaining + move.remaining >= 0, "a lot never holds fewer than zero credits"
+            moved = replace(lot, remaining=lot.remaining + move.remaining)
+            self._tables.lots[move.lot_id] = (owner, moved)
+        for balance in changes.balances:
+            wallet = Wallet(balance.user_id, balance.balance, balance.updated_at)
+            self._tables.wallets[balance.user_id] = wallet
+        self._stored.extend(stored)
+        return stored
+
     def expired_lots(self, now: datetime, limit: int) -> list[tuple[str, Lot]]:
         due = [
             (owner, lot)
@@ -91,6 +137,16 @@ class MemoryWallets:
         mine = [e for e in self._tables.entries.values() if e.user_id == user_id]
         newest = sorted(mine, key=lambda e: -e.id)
         return [e for e in newest if before_id is None or e.id < before_id][:limit]
+
+    def _open(self, opened: OpenedLot) -> None:
+        key = (opened.user_id, opened.purchase_id)
+        for lot_id, (owner, lot) in self._tables.lots.items():
+            if opened.purchase_id is not None and (owner, lot.purchase_id) == key:
+                self._move(lot_id, opened.remaining)  # the upsert on (purchase_id, user_id)
+                return
+        lot_id = self._tables.next_id()
+        lot = Lot(lot_id, opened.source, opened.remaining, opened.expires_at, opened.purchase_id)
+        self._tables.lots[lot_id] = (opened.user_id, lot)
 
     def _move(self, lot_id: int, credits: int) -> None:
         owner, lot = self._tables.lots[lot_id]

@@ -23,7 +23,7 @@ from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchase_record import NewPurchase, Purchase, PurchaseChange
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
 from creditflow.domain.users import User, Wallet
-from creditflow.domain.wallet import LedgerEntry, Lot, Posted, WalletState
+from creditflow.domain.wallet import LedgerEntry, Lot, Posted, Posting, WalletState
 
 
 class Wallets(Protocol):
@@ -38,6 +38,17 @@ class Wallets(Protocol):
 
     def store(self, posted: Posted) -> LedgerEntry:
         """Write what `decide` returned: the entry, its lots and the balance, together."""
+        ...
+
+    def load_many(self, postings: Sequence[Posting]) -> dict[str, WalletState]:
+        """`load` for a batch (services/group_commit.py): the wallets these postings go to,
+        locked in user id order, with their lots and the entries under the postings' keys;
+        a wallet that does not exist is left out."""
+        ...
+
+    def store_many(self, batch: Sequence[Posted]) -> list[LedgerEntry]:
+        """`store` for postings decided in a row on the loaded wallets: their entries, in
+        order, written with their lots and balances in set-based statements."""
         ...
 
     def expired_lots(self, now: datetime, limit: int) -> list[tuple[str, Lot]]: ...

@@ -17,7 +17,7 @@ from creditflow.domain.wallet import Conflicting, LedgerEntry, Posting, Replayed
 from creditflow.errors import Conflict, InsufficientCredits, InvalidRequest
 from creditflow.services.clock import Clock
 from creditflow.services.observer import NO_OBSERVER, Observer
-from creditflow.services.posting import post_or_explain, refusal_error
+from creditflow.services.posting import Outcome, post_or_explain, refusal_error
 from creditflow.services.unit_of_work import UnitOfWorkFactory
 
 MAX_KEY_LENGTH = 200
@@ -41,15 +41,7 @@ class WalletOperations:
 
     def spend(self, user_id: str, credits: int, idempotency_key: str, reason: str) -> WalletChange:
         """Take credits, never below zero (402 with the balance otherwise)."""
-        _validate(credits, idempotency_key, reason)
-        posting = Posting(
-            user_id=user_id,
-            delta=-credits,
-            kind=EntryKind.SPEND,
-            reference=idempotency_key,
-            key=spend_key(user_id, idempotency_key),
-            reason=reason,
-        )
+        posting = spend_posting(user_id, credits, idempotency_key, reason)
         try:
             return self._apply(posting)
         except InsufficientCredits as exc:
@@ -69,19 +61,7 @@ class WalletOperations:
         The expiry is part of the request its key stands for: a retry is checked against the
         original before the expiry is, so a retry after `expires_at` returns the original result.
         """
-        _validate(credits, idempotency_key, reason)
-        if expires_at is not None:
-            expires_at = _in_utc(expires_at)
-        posting = Posting(
-            user_id=user_id,
-            delta=credits,
-            kind=EntryKind.GRANT,
-            reference=idempotency_key,
-            key=grant_key(user_id, idempotency_key),
-            reason=reason,
-            expires_at=expires_at,
-        )
-        return self._apply(posting)
+        return self._apply(grant_posting(user_id, credits, idempotency_key, reason, expires_at))
 
     def _apply(self, posting: Posting) -> WalletChange:
         """Post, or answer a retry with its original result (the load finds it by its key)."""
@@ -89,12 +69,47 @@ class WalletOperations:
             outcome = post_or_explain(uow, posting, self._clock())
             if isinstance(outcome, LedgerEntry):
                 uow.commit()
-                return WalletChange(entry=outcome, balance=outcome.balance_after, replayed=False)
-        if isinstance(outcome, Replayed):
-            return WalletChange(outcome.original, outcome.original.balance_after, replayed=True)
-        if isinstance(outcome, Conflicting):
-            raise _conflict(outcome.original, posting)
-        raise refusal_error(posting, outcome)
+        return wallet_change(posting, outcome)
+
+
+def spend_posting(user_id: str, credits: int, idempotency_key: str, reason: str) -> Posting:
+    """A spend as the ledger posts it; InvalidRequest for values no spend may have."""
+    _validate(credits, idempotency_key, reason)
+    return Posting(
+        user_id=user_id,
+        delta=-credits,
+        kind=EntryKind.SPEND,
+        reference=idempotency_key,
+        key=spend_key(user_id, idempotency_key),
+        reason=reason,
+    )
+
+
+def grant_posting(
+    user_id: str, credits: int, idempotency_key: str, reason: str, expires_at: datetime | None
+) -> Posting:
+    """A grant as the ledger posts it, its expiry in UTC; InvalidRequest for bad values."""
+    _validate(credits, idempotency_key, reason)
+    return Posting(
+        user_id=user_id,
+        delta=credits,
+        kind=EntryKind.GRANT,
+        reference=idempotency_key,
+        key=grant_key(user_id, idempotency_key),
+        reason=reason,
+        expires_at=None if expires_at is None else _in_utc(expires_at),
+    )
+
+
+def wallet_change(posting: Posting, outcome: Outcome) -> WalletChange:
+    """The answer to a committed posting: its entry, or its original's; a refusal raised."""
+    if isinstance(outcome, LedgerEntry):
+        return WalletChange(entry=outcome, balance=outcome.balance_after, replayed=False)
+    if isinstance(outcome, Replayed):
+        return WalletChange(outcome.original, outcome.original.balance_after, replayed=True)
+    if isinstance(outcome, Conflicting):
+        raise _conflict(outcome.original, posting)
+    raise refusal_error(posting, outcome)
 
 
 def _conflict(original: LedgerEntry, posting: Posting) -> Conflict:

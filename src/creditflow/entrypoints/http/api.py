@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from creditflow.bootstrap import Container
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
@@ -127,9 +128,13 @@ def get_ledger(
     response_model=WalletChangeOut,
     responses=error_responses(400, 402, 404, 409, *BODY_ERRORS),
 )
-def spend(user_id: UserId, body: SpendIn, services: Services) -> WalletChangeOut:
+async def spend(user_id: UserId, body: SpendIn, services: Services) -> WalletChangeOut:
     """Spend credits, idempotently by `idempotency_key`: a retry returns the original result."""
-    change = services.wallets.spend(user_id, body.credits, body.idempotency_key, body.reason)
+    args = (user_id, body.credits, body.idempotency_key, body.reason)
+    if services.batched_wallets is not None:  # group commit: shares a transaction
+        change = await services.batched_wallets.spend(*args)
+    else:  # one transaction of its own, in a worker thread as a sync route would be
+        change = await run_in_threadpool(services.wallets.spend, *args)
     return WalletChangeOut.of(user_id, change)
 
 
@@ -139,11 +144,13 @@ def spend(user_id: UserId, body: SpendIn, services: Services) -> WalletChangeOut
     response_model=WalletChangeOut,
     responses=error_responses(400, 404, 409, *BODY_ERRORS),
 )
-def grant(user_id: UserId, body: GrantIn, services: Services) -> WalletChangeOut:
+async def grant(user_id: UserId, body: GrantIn, services: Services) -> WalletChangeOut:
     """Promotional or manual credits; spent before paid ones, leaving at `expires_at`."""
-    change = services.wallets.grant(
-        user_id, body.credits, body.idempotency_key, body.reason, body.expires_at
-    )
+    args = (user_id, body.credits, body.idempotency_key, body.reason, body.expires_at)
+    if services.batched_wallets is not None:
+        change = await services.batched_wallets.grant(*args)
+    else:
+        change = await run_in_threadpool(services.wallets.grant, *args)
     return WalletChangeOut.of(user_id, change)
 
 

@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
             yield
         finally:
             expiring.stop()
+            if container.batched_wallets is not None:
+                await container.batched_wallets.close()
             container.close()
 
     app = FastAPI(

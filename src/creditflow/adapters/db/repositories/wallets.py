@@ -7,7 +7,7 @@ the wallet row's lock, and `store` writes a `Posted` back: one round trip each o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -19,7 +19,15 @@ from creditflow.adapters.db.repositories._sql import upsert
 from creditflow.adapters.db.tables import credit_lots, ledger_entries, wallets
 from creditflow.domain.kinds import LotSource
 from creditflow.domain.users import Wallet
-from creditflow.domain.wallet import LedgerEntry, Lot, NewLot, Posted, Refill, WalletState
+from creditflow.domain.wallet import (
+    LedgerEntry,
+    Lot,
+    NewLot,
+    Posted,
+    Posting,
+    Refill,
+    WalletState,
+)
 from creditflow.errors import NotFound
 
 EntryListener = Callable[[LedgerEntry], None]
@@ -76,6 +84,21 @@ class WalletRepository:
         entry = entry_from(inserted[0])
         self._on_store(entry)
         return entry
+
+    def load_many(self, postings: Sequence[Posting]) -> dict[str, WalletState]:
+        """`load` for every wallet of a batch at once, locked in user id order."""
+        from creditflow.adapters.db.repositories import wallet_batches  # it imports this module
+
+        return wallet_batches.load_many(self._connection, postings)
+
+    def store_many(self, batch: Sequence[Posted]) -> list[LedgerEntry]:
+        """`store` for a batch decided in a row: set-based, every table written once."""
+        from creditflow.adapters.db.repositories import wallet_batches
+
+        entries = wallet_batches.store_many(self._connection, batch)
+        for entry in entries:
+            self._on_store(entry)
+        return entries
 
     def expired_lots(self, now: datetime, limit: int) -> list[tuple[str, Lot]]:
         """(user id, lot) of lots past their expiry that still hold credits, oldest first."""
