@@ -171,6 +171,11 @@ class MemoryUnitOfWork:
             self._database.on_commit(posted)
 
     @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """Nothing to do: a failed step's writes go with the uncommitted copy of the tables."""
+        yield
+
+    @contextmanager
     def savepoint(self) -> Iterator[None]:
         before = copy.deepcopy(self._tables)
         posted_before = len(self._posted)

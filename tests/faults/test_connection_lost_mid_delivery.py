@@ -31,9 +31,9 @@ pytestmark = pytest.mark.postgres_only
 # The delivery's statements in order (a paid Checkout Session for a registered user).
 FIRST = "INSERT INTO webhook_events"  # the inbox row
 STEPS = [
-    "SAVEPOINT",  # processing starts
+    "SELECT users",  # processing starts: the buyer
+    "INSERT INTO purchases",  # the purchase, inserted as it ends up
     "INSERT INTO ledger_entries",  # the grant
-    "RELEASE SAVEPOINT",  # processing done
     "UPDATE webhook_events",  # the outcome recorded on the inbox row
     "COMMIT",
 ]

@@ -166,6 +166,11 @@ class UnitOfWork(Protocol):
         """Commit, then report the ledger entries stored to the listener (the metrics)."""
         ...
 
+    def attempt(self) -> AbstractContextManager[None]:
+        """A step that, failing, leaves the transaction only to be rolled back; DatabaseUnavailable
+        when the connection is lost in it."""
+        ...
+
     def savepoint(self) -> AbstractContextManager[None]:
         """Undo a step's writes (and its entries' report) on error, keeping the transaction."""
         ...

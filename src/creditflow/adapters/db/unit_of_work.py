@@ -19,7 +19,7 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from creditflow.adapters.db import reconnect
+from creditflow.adapters.db import pipeline, reconnect
 from creditflow.adapters.db.repositories.inbox import InboxRepository
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
 from creditflow.adapters.db.repositories.purchases import PurchaseRepository
@@ -66,6 +66,7 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         connection = self._require()
+        pipeline.forget_later_writes(connection)
         try:
             connection.rollback()  # no-op after commit(); undoes everything otherwise
         except DBAPIError:
@@ -77,11 +78,19 @@ class UnitOfWork:
 
     def commit(self) -> None:
         with _connection_failures_unavailable():
-            self._require().commit()
+            pipeline.commit(self._require())
         posted = self._posted[:]
         self._posted.clear()
         if posted and self._on_commit is not None:
             self._on_commit(posted)
+
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """A step whose failure ends the transaction (rolled back on leaving the `with` block; no
+        savepoint, no round trip): a lost connection in it is a 503 as anywhere else, never a
+        failure of the step itself."""
+        with _connection_failures_unavailable():
+            yield
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -12,14 +12,16 @@ from sqlalchemy import (
     Connection,
     Executable,
     Row,
+    bindparam,
     func,
     literal_column,
     select,
     tuple_,
+    update,
 )
 
-from creditflow.adapters.db.pipeline import run_together
-from creditflow.adapters.db.repositories._sql import set_by_key, upsert
+from creditflow.adapters.db.pipeline import run_together, write_later
+from creditflow.adapters.db.repositories._sql import upsert
 from creditflow.adapters.db.tables import webhook_events
 from creditflow.domain.deliveries import Arrival, StoredDelivery
 from creditflow.domain.statuses import DeliveryStatus
@@ -85,8 +87,9 @@ class InboxRepository:
     def record_outcome(
         self, event_id: str, status: DeliveryStatus, error: str | None, now: datetime
     ) -> None:
+        """The last write of a delivery's transaction: sent with its COMMIT (pipeline.py)."""
         values = {"status": status.value, "error": error, "processed_at": now}
-        set_by_key(self._connection, webhook_events, event_id, values)
+        write_later(self._connection, _OUTCOME, {"event_id": event_id, **values})
 
     def count(self, status: DeliveryStatus) -> int:
         """Stored deliveries with this outcome (the status index answers it)."""
@@ -115,6 +118,15 @@ class InboxRepository:
         if after is not None:
             query = query.where(position < tuple_(*after))
         return [_delivery(row) for row in self._connection.execute(query.limit(limit))]
+
+
+_OUTCOME = (
+    update(webhook_events)
+    .where(webhook_events.c.id == bindparam("event_id"))
+    .values(
+        status=bindparam("status"), error=bindparam("error"), processed_at=bindparam("processed_at")
+    )
+)
 
 
 @cache
