@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 
+from creditflow.domain.deliveries import Arrival
 from creditflow.domain.users import User, Wallet
 from creditflow.domain.wallet import LedgerEntry, Lot, NewLot, Posted, Refill, WalletState
 from creditflow.errors import NotFound
@@ -169,6 +170,10 @@ class MemoryUnitOfWork:
         self._posted.clear()
         if posted and self._database.on_commit is not None:
             self._database.on_commit(posted)
+
+    def receive(self, **_delivery: object) -> tuple[Arrival, User | None]:
+        """The inbox is not in memory (the module docstring)."""
+        raise NotImplementedError("deliveries are tested on real databases")
 
     @contextmanager
     def attempt(self) -> Iterator[None]:

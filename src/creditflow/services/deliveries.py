@@ -20,13 +20,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from creditflow.domain import purchase
+from creditflow.domain.buyers import Buyer
 from creditflow.domain.money_back import RefundPolicy
 from creditflow.domain.payments import IgnoredEvent, Interpretation, MoneyBack, PaymentEvent
 from creditflow.domain.statuses import DeliveryStatus
 from creditflow.errors import DatabaseUnavailable, NeedsAttention, NotFound, StripeUnavailable
 from creditflow.services.clock import Clock
 from creditflow.services.observer import NO_OBSERVER, Observer
-from creditflow.services.purchases import apply_money_back, apply_payment
+from creditflow.services.purchases import BuyerFound, apply_money_back, apply_payment
 from creditflow.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -102,10 +104,11 @@ class DeliveryService:
         self, delivery: Delivery, interpretation: Interpretation | Outcome
     ) -> DeliveryResult:
         with self._uow() as uow:
-            if self._arrives_settled(uow, delivery):
+            settled, found = self._arrive(uow, delivery, _buyer_to_find(interpretation))
+            if settled:
                 uow.commit()
                 return DeliveryResult(delivery.event_id, DeliveryStatus.DUPLICATE, redelivered=True)
-            outcome = self._outcome(uow, interpretation)
+            outcome = self._outcome(uow, interpretation, found)
             if not isinstance(outcome, _Undone):
                 result = self._record(uow, delivery.event_id, outcome)
                 uow.commit()
@@ -113,24 +116,30 @@ class DeliveryService:
         # Rolled back, inbox row and all: stored again, with the failure, in a fresh transaction
         # (a concurrent delivery may have settled the event meanwhile: then it stays settled).
         with self._uow() as uow:
-            if self._arrives_settled(uow, delivery):
+            settled, _ = self._arrive(uow, delivery, None)
+            if settled:
                 uow.commit()
                 return DeliveryResult(delivery.event_id, DeliveryStatus.DUPLICATE, redelivered=True)
             result = self._record(uow, delivery.event_id, outcome.outcome)
             uow.commit()
         return result
 
-    def _arrives_settled(self, uow: UnitOfWork, delivery: Delivery) -> bool:
-        """Store the delivery, or count it; True for a redelivery of a settled event."""
-        arrival = uow.inbox.receive(
+    def _arrive(
+        self, uow: UnitOfWork, delivery: Delivery, buyer: Buyer | None
+    ) -> tuple[bool, BuyerFound | None]:
+        """Store the delivery, or count it, and look up the `buyer`'s user with it: whether
+        this is a redelivery of a settled event, and the user found (when asked)."""
+        arrival, user = uow.receive(
             event_id=delivery.event_id,
             event_type=delivery.event_type,
             livemode=delivery.livemode,
             payload=delivery.payload,
             endpoint=delivery.endpoint,
             now=self._clock(),
+            buyer=buyer,
         )
-        return not arrival.first and arrival.status.is_settled
+        found = None if buyer is None else BuyerFound(None if user is None else user.id)
+        return not arrival.first and arrival.status.is_settled, found
 
     def replay(self, event_id: str) -> DeliveryResult:
         """Process a stored delivery again, e.g. after the catalog was fixed. Idempotent."""
@@ -172,7 +181,10 @@ class DeliveryService:
         return DeliveryResult(event_id, status, error)
 
     def _outcome(
-        self, uow: UnitOfWork, interpretation: Interpretation | Outcome
+        self,
+        uow: UnitOfWork,
+        interpretation: Interpretation | Outcome,
+        found: BuyerFound | None = None,
     ) -> Outcome | _Undone:
         """What applying the event came to; `_Undone` when it failed part way, so its writes
         must be rolled back (on PostgreSQL the failed transaction takes no more statements)."""
@@ -182,17 +194,29 @@ class DeliveryService:
             return Outcome(DeliveryStatus.IGNORED, interpretation.reason)
         try:
             with uow.attempt():
-                return Outcome(self._apply(uow, interpretation))
+                return Outcome(self._apply(uow, interpretation, found))
         except DatabaseUnavailable:
             raise
         except Exception as exc:
             return _Undone(_failed(exc, "processing failed"))
 
-    def _apply(self, uow: UnitOfWork, interpretation: PaymentEvent | MoneyBack) -> DeliveryStatus:
+    def _apply(
+        self,
+        uow: UnitOfWork,
+        interpretation: PaymentEvent | MoneyBack,
+        found: BuyerFound | None,
+    ) -> DeliveryStatus:
         now = self._clock()
         if isinstance(interpretation, PaymentEvent):
-            return apply_payment(uow, interpretation, now, self._policy)
+            return apply_payment(uow, interpretation, now, self._policy, found)
         return apply_money_back(uow, interpretation, now, self._policy)
+
+
+def _buyer_to_find(interpretation: Interpretation | Outcome) -> Buyer | None:
+    """The buyer whose user a payment needs, looked up with the delivery's first statement."""
+    if isinstance(interpretation, PaymentEvent) and purchase.needs_recipient(interpretation):
+        return interpretation.buyer
+    return None
 
 
 def _failed(exc: Exception, what: str) -> Outcome:

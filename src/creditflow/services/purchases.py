@@ -12,6 +12,7 @@ each refund or dispute movement's, named by the event that caused it (docs/desig
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from creditflow.domain import money_back, purchase
@@ -25,8 +26,19 @@ from creditflow.services.posting import post
 from creditflow.services.unit_of_work import UnitOfWork
 
 
+@dataclass(frozen=True)
+class BuyerFound:
+    """The user a payment's buyer names (None: nobody yet), looked up with the delivery."""
+
+    user_id: str | None
+
+
 def apply_payment(
-    uow: UnitOfWork, payment: PaymentEvent, now: datetime, policy: RefundPolicy
+    uow: UnitOfWork,
+    payment: PaymentEvent,
+    now: datetime,
+    policy: RefundPolicy,
+    found: BuyerFound | None = None,
 ) -> DeliveryStatus:
     """PROCESSED when the event changed the purchase, DUPLICATE when it changed nothing.
 
@@ -34,7 +46,8 @@ def apply_payment(
     first time is inserted as it ends up (paid, credited) and never updated in the same
     transaction: that update was the costliest statement of a fulfilment.
     """
-    recipient = _find_recipient(uow, payment.buyer) if purchase.needs_recipient(payment) else None
+    needed = purchase.needs_recipient(payment)
+    recipient = _find_recipient(uow, payment.buyer, found) if needed else None
     plan = purchase.plan_grant(payment, recipient)
     first = purchase.first_sighting(payment, plan, now)
     loaded, created = _insert_or_lock(uow, first, now)
@@ -101,11 +114,11 @@ def _settle(
         post(uow, posting, now)
 
 
-def _find_recipient(uow: UnitOfWork, buyer: Buyer) -> str | None:
-    """The user a payment's credits go to, if registered. Only a payment that may be parked
-    needs the identity lock: the buyer's registration, racing it, then either sees the pending
-    grant or is seen here as a user."""
-    user_id = _find_user(uow, buyer)
+def _find_recipient(uow: UnitOfWork, buyer: Buyer, found: BuyerFound | None) -> str | None:
+    """The user a payment's credits go to, if registered (`found`: looked up already). Only a
+    payment that may be parked needs the identity lock: the buyer's registration, racing it,
+    then either sees the pending grant or is seen here as a user."""
+    user_id = found.user_id if found is not None else _find_user(uow, buyer)
     if user_id is None:
         uow.lock_identities(identity_lock_keys(buyer.user_id, buyer.email))
         user_id = _find_user(uow, buyer)

@@ -14,6 +14,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
+from creditflow.domain.buyers import Buyer
 from creditflow.domain.deliveries import Arrival, StoredDelivery
 from creditflow.domain.money_back import RecordedRefund
 from creditflow.domain.pending import PendingGrant
@@ -164,6 +165,20 @@ class UnitOfWork(Protocol):
 
     def commit(self) -> None:
         """Commit, then report the ledger entries stored to the listener (the metrics)."""
+        ...
+
+    def receive(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        livemode: bool,
+        payload: str,
+        endpoint: str,
+        now: datetime,
+        buyer: Buyer | None,
+    ) -> tuple[Arrival, User | None]:
+        """`inbox.receive`, and the user `buyer` names (None: not asked), loaded together."""
         ...
 
     def attempt(self) -> AbstractContextManager[None]:

@@ -14,17 +14,21 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from creditflow.adapters.db import pipeline, reconnect
-from creditflow.adapters.db.repositories.inbox import InboxRepository
+from creditflow.adapters.db.repositories.inbox import InboxRepository, arrival_from
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
 from creditflow.adapters.db.repositories.purchases import PurchaseRepository
-from creditflow.adapters.db.repositories.users import UserRepository
+from creditflow.adapters.db.repositories.users import UserRepository, user_from
 from creditflow.adapters.db.repositories.wallets import WalletRepository
+from creditflow.domain.buyers import Buyer
+from creditflow.domain.deliveries import Arrival
+from creditflow.domain.users import User
 from creditflow.domain.wallet import LedgerEntry
 from creditflow.errors import DatabaseUnavailable
 from creditflow.services.unit_of_work import LedgerListener
@@ -83,6 +87,35 @@ class UnitOfWork:
         self._posted.clear()
         if posted and self._on_commit is not None:
             self._on_commit(posted)
+
+    def receive(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        livemode: bool,
+        payload: str,
+        endpoint: str,
+        now: datetime,
+        buyer: Buyer | None,
+    ) -> tuple[Arrival, User | None]:
+        """The inbox's `receive` and the user `buyer` names, looked up in the same round trip
+        (with BEGIN, on PostgreSQL): what a delivery's first decisions need."""
+        arrival = self.inbox.arrival(
+            event_id=event_id,
+            event_type=event_type,
+            livemode=livemode,
+            payload=payload,
+            endpoint=endpoint,
+            now=now,
+        )
+        if buyer is None:
+            [[row]] = pipeline.run_together(self._require(), [arrival])
+            return arrival_from(row), None
+        [row], found = pipeline.run_together(
+            self._require(), [arrival, self.users.buyer_lookup(buyer)]
+        )
+        return arrival_from(row), (user_from(found[0]) if found else None)
 
     @contextmanager
     def attempt(self) -> Iterator[None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
 
@@ -20,7 +20,7 @@ from sqlalchemy import (
     update,
 )
 
-from creditflow.adapters.db.pipeline import run_together, write_later
+from creditflow.adapters.db.pipeline import Statement, run_together, write_later
 from creditflow.adapters.db.repositories._sql import upsert
 from creditflow.adapters.db.tables import webhook_events
 from creditflow.domain.deliveries import Arrival, StoredDelivery
@@ -48,6 +48,28 @@ class InboxRepository:
         commit, then counts itself as a redelivery and reads the status it recorded. It goes
         out with the transaction's BEGIN, in one round trip (pipeline.py).
         """
+        statement = self.arrival(
+            event_id=event_id,
+            event_type=event_type,
+            livemode=livemode,
+            payload=payload,
+            endpoint=endpoint,
+            now=now,
+        )
+        [[row]] = run_together(self._connection, [statement])
+        return arrival_from(row)
+
+    def arrival(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        livemode: bool,
+        payload: str,
+        endpoint: str,
+        now: datetime,
+    ) -> Statement:
+        """`receive`'s statement, for a load that sends it with others (unit_of_work.py)."""
         values = {
             "id": event_id,
             "type": event_type,
@@ -59,9 +81,7 @@ class InboxRepository:
             "delivery_count": 1,
             "received_at": now,
         }
-        statement = _arrival(self._connection.dialect.name)
-        [[row]] = run_together(self._connection, [(statement, values)])
-        return Arrival(first=bool(row["inserted"]), status=DeliveryStatus(row["status"]))
+        return _arrival(self._connection.dialect.name), values
 
     def lock(self, event_id: str) -> StoredDelivery | None:
         row = self._connection.execute(
@@ -148,6 +168,10 @@ def _arrival(dialect: str) -> Executable:
         else webhook_events.c.delivery_count == 1
     )
     return counted.returning(webhook_events.c.status, inserted.label("inserted"))
+
+
+def arrival_from(row: Mapping[str, object]) -> Arrival:
+    return Arrival(first=bool(row["inserted"]), status=DeliveryStatus(str(row["status"])))
 
 
 def _delivery(row: Row[tuple[object, ...]]) -> StoredDelivery:
