@@ -16,6 +16,7 @@ from datetime import datetime
 from types import TracebackType
 
 from creditflow.domain.deliveries import Arrival
+from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.users import User, Wallet
 from creditflow.domain.wallet import LedgerEntry, Lot, NewLot, Posted, Refill, WalletState
 from creditflow.errors import NotFound
@@ -174,6 +175,10 @@ class MemoryUnitOfWork:
     def receive(self, **_delivery: object) -> tuple[Arrival, User | None]:
         """The inbox is not in memory (the module docstring)."""
         raise NotImplementedError("deliveries are tested on real databases")
+
+    def insert_or_lock_purchase(self, *_args: object) -> tuple[Purchase, bool, WalletState | None]:
+        """Purchases are not in memory (the module docstring)."""
+        raise NotImplementedError("purchases are tested on real databases")
 
     @contextmanager
     def attempt(self) -> Iterator[None]:

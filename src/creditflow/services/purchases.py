@@ -20,8 +20,9 @@ from creditflow.domain.buyers import Buyer
 from creditflow.domain.keys import identity_lock_keys
 from creditflow.domain.money_back import RefundPolicy
 from creditflow.domain.payments import MoneyBack, PaymentEvent, RefundChanged
-from creditflow.domain.purchase_record import NewPurchase, Purchase, PurchaseChange
+from creditflow.domain.purchase_record import Purchase, PurchaseChange
 from creditflow.domain.statuses import DeliveryStatus
+from creditflow.domain.wallet import Posting, WalletState
 from creditflow.services.posting import post
 from creditflow.services.unit_of_work import UnitOfWork
 
@@ -50,7 +51,9 @@ def apply_payment(
     recipient = _find_recipient(uow, payment.buyer, found) if needed else None
     plan = purchase.plan_grant(payment, recipient)
     first = purchase.first_sighting(payment, plan, now)
-    loaded, created = _insert_or_lock(uow, first, now)
+    # The wallet a new purchase's grant goes to is loaded with its insert (None: parked).
+    wallet_of = recipient if plan is not None else None
+    loaded, created, wallet = uow.insert_or_lock_purchase(first, now, wallet_of)
     decision = purchase.on_payment(loaded, payment, plan, now, created)
     if decision.outcome is DeliveryStatus.DUPLICATE:
         return decision.outcome
@@ -64,7 +67,7 @@ def apply_payment(
             now=now,
         )
     if decision.posting is not None:
-        post(uow, decision.posting, now)
+        post(uow, decision.posting, now, _loaded_for(wallet, decision.posting))
     _settle(uow, loaded, decision.change, payment.event_id, now, policy)
     return decision.outcome
 
@@ -72,7 +75,7 @@ def apply_payment(
 def apply_money_back(
     uow: UnitOfWork, event: MoneyBack, now: datetime, policy: RefundPolicy
 ) -> DeliveryStatus:
-    loaded, _created = _insert_or_lock(uow, purchase.placeholder(event), now)
+    loaded, _created, _ = uow.insert_or_lock_purchase(purchase.placeholder(event), now, None)
     refund_id = event.refund_id if isinstance(event, RefundChanged) else None
     facts = money_back.money_back_facts(loaded, event, uow.purchases.refunds(loaded.id, refund_id))
     if facts.refund is not None:
@@ -83,12 +86,10 @@ def apply_money_back(
     return DeliveryStatus.PROCESSED
 
 
-def _insert_or_lock(uow: UnitOfWork, first: NewPurchase, now: datetime) -> tuple[Purchase, bool]:
-    """The payment's purchase row, locked, and whether this event inserted it as `first`."""
-    created = uow.purchases.add_if_absent(first, now)
-    if created is not None:
-        return created, True
-    return uow.purchases.lock(first.checkout_session_id, first.payment_intent_id), False
+def _loaded_for(wallet: WalletState | None, posting: Posting) -> WalletState | None:
+    """The wallet loaded with a new purchase, if it is the posting's: the posting's key and
+    lot are the new purchase's, which nothing can hold yet."""
+    return wallet if wallet is not None and wallet.user_id == posting.user_id else None
 
 
 def _settle(

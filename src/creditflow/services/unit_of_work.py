@@ -181,6 +181,13 @@ class UnitOfWork(Protocol):
         """`inbox.receive`, and the user `buyer` names (None: not asked), loaded together."""
         ...
 
+    def insert_or_lock_purchase(
+        self, new: NewPurchase, now: datetime, wallet_of: str | None
+    ) -> tuple[Purchase, bool, WalletState | None]:
+        """The payment's purchase inserted as `new` or locked, whether inserted, and, when
+        inserted, the wallet `wallet_of` loaded (locked) after it: loaded together."""
+        ...
+
     def attempt(self) -> AbstractContextManager[None]:
         """A step that, failing, leaves the transaction only to be rolled back; DatabaseUnavailable
         when the connection is lost in it."""

@@ -23,13 +23,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from creditflow.adapters.db import pipeline, reconnect
 from creditflow.adapters.db.repositories.inbox import InboxRepository, arrival_from
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
-from creditflow.adapters.db.repositories.purchases import PurchaseRepository
+from creditflow.adapters.db.repositories.purchases import PurchaseRepository, purchase_from
 from creditflow.adapters.db.repositories.users import UserRepository, user_from
 from creditflow.adapters.db.repositories.wallets import WalletRepository
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.deliveries import Arrival
+from creditflow.domain.purchase_record import NewPurchase, Purchase
 from creditflow.domain.users import User
-from creditflow.domain.wallet import LedgerEntry
+from creditflow.domain.wallet import LedgerEntry, WalletState
 from creditflow.errors import DatabaseUnavailable
 from creditflow.services.unit_of_work import LedgerListener
 
@@ -116,6 +117,27 @@ class UnitOfWork:
             self._require(), [arrival, self.users.buyer_lookup(buyer)]
         )
         return arrival_from(row), (user_from(found[0]) if found else None)
+
+    def insert_or_lock_purchase(
+        self, new: NewPurchase, now: datetime, wallet_of: str | None
+    ) -> tuple[Purchase, bool, WalletState | None]:
+        """The payment's purchase, inserted as `new` unless one names the payment, locked
+        either way, and whether it was inserted; with the wallet `wallet_of` loaded after it
+        (when inserted: a new purchase has no lot and no entry under its keys yet). One round
+        trip on PostgreSQL, in the lock order of every purchase event: purchase, then wallet."""
+        statements = [
+            self.purchases.insertion(new, now),
+            self.purchases.locking(new.checkout_session_id, new.payment_intent_id),
+        ]
+        if wallet_of is not None:
+            statements += self.wallets.loading(wallet_of)
+        inserted, locked, *wallet = pipeline.run_together(self._require(), statements)
+        if not inserted and not locked:  # pragma: no cover - the insert or the lock finds it
+            raise LookupError(f"no purchase for {new.checkout_session_id}")
+        purchase = purchase_from((inserted or locked)[0])
+        if wallet_of is None or not inserted:
+            return purchase, bool(inserted), None
+        return purchase, True, self.wallets.loaded(wallet_of, None, wallet)
 
     @contextmanager
     def attempt(self) -> Iterator[None]:
