@@ -1,6 +1,6 @@
 """The round-trip counter counts what crossed the wire: a known sequence of messages, and known
-client calls on a real PostgreSQL server, give known counts. Never a test of issue 12's targets
-(`make bench-round-trips` measures those) and never a timing."""
+client calls on a real PostgreSQL server, give known counts. Then issue 12's targets, counted by
+the same counter on creditflow's app (what `make bench-round-trips` prints): never a timing."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.roundtrips.operations import count_round_trips
 from bench.roundtrips.wire import CountingProxy, FrontendParser, RoundTrip, counting_proxy
 
 pytestmark = pytest.mark.postgres_only
@@ -166,3 +167,15 @@ def test_sqlalchemy_pre_ping_begin_statement_commit_are_four(
         ("SELECT 2",),
         ("COMMIT",),
     ]
+
+
+def test_each_operation_takes_at_most_its_target_round_trips() -> None:
+    """A new paid delivery <= 4 (BEGIN and COMMIT included), a redelivery <= 2, a spend <= 3."""
+    counts = count_round_trips(rounds=2)
+
+    most = {count.operation.name: count.most for count in counts}
+    targets = {count.operation.name: count.operation.target for count in counts}
+    assert most["new paid delivery"] <= 4, counts[0].trips
+    assert most["redelivery"] <= 2
+    assert most["spend"] <= 3
+    assert targets == {"new paid delivery": 4, "redelivery": 2, "spend": 3, "grant": None}

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 
+from creditflow.domain.deliveries import Arrival
+from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.users import User, Wallet
 from creditflow.domain.wallet import (
     LedgerEntry,
@@ -225,6 +227,19 @@ class MemoryUnitOfWork:
         self._posted.clear()
         if posted and self._database.on_commit is not None:
             self._database.on_commit(posted)
+
+    def receive(self, **_delivery: object) -> tuple[Arrival, User | None]:
+        """The inbox is not in memory (the module docstring)."""
+        raise NotImplementedError("deliveries are tested on real databases")
+
+    def insert_or_lock_purchase(self, *_args: object) -> tuple[Purchase, bool, WalletState | None]:
+        """Purchases are not in memory (the module docstring)."""
+        raise NotImplementedError("purchases are tested on real databases")
+
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """Nothing to do: a failed step's writes go with the uncommitted copy of the tables."""
+        yield
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -45,7 +45,6 @@ def sever_before(engine: Engine, step: str, database_url: str) -> None:
         if statement.startswith(step):
             kill(connection)
 
-    if step == "COMMIT":
+    event.listen(engine, "before_cursor_execute", before_statement)
+    if step == "COMMIT":  # a COMMIT of its own, or one sent in a pipeline (a statement then)
         event.listen(engine, "commit", kill)
-    else:
-        event.listen(engine, "before_cursor_execute", before_statement)

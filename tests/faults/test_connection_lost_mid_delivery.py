@@ -29,11 +29,10 @@ from tests.support import (
 pytestmark = pytest.mark.postgres_only
 
 # The delivery's statements in order (a paid Checkout Session for a registered user).
-FIRST = "INSERT INTO webhook_events"  # the inbox row
+FIRST = "INSERT INTO webhook_events"  # the inbox row (with BEGIN and the buyer lookup)
 STEPS = [
-    "SAVEPOINT",  # processing starts
+    "INSERT INTO purchases",  # the purchase, inserted as it ends up
     "INSERT INTO ledger_entries",  # the grant
-    "RELEASE SAVEPOINT",  # processing done
     "UPDATE webhook_events",  # the outcome recorded on the inbox row
     "COMMIT",
 ]

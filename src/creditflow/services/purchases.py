@@ -12,6 +12,7 @@ each refund or dispute movement's, named by the event that caused it (docs/desig
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from creditflow.domain import money_back, purchase
@@ -19,14 +20,26 @@ from creditflow.domain.buyers import Buyer
 from creditflow.domain.keys import identity_lock_keys
 from creditflow.domain.money_back import RefundPolicy
 from creditflow.domain.payments import MoneyBack, PaymentEvent, RefundChanged
-from creditflow.domain.purchase_record import NewPurchase, Purchase, PurchaseChange
+from creditflow.domain.purchase_record import Purchase, PurchaseChange
 from creditflow.domain.statuses import DeliveryStatus
+from creditflow.domain.wallet import Posting, WalletState
 from creditflow.services.posting import post
 from creditflow.services.unit_of_work import UnitOfWork
 
 
+@dataclass(frozen=True)
+class BuyerFound:
+    """The user a payment's buyer names (None: nobody yet), looked up with the delivery."""
+
+    user_id: str | None
+
+
 def apply_payment(
-    uow: UnitOfWork, payment: PaymentEvent, now: datetime, policy: RefundPolicy
+    uow: UnitOfWork,
+    payment: PaymentEvent,
+    now: datetime,
+    policy: RefundPolicy,
+    found: BuyerFound | None = None,
 ) -> DeliveryStatus:
     """PROCESSED when the event changed the purchase, DUPLICATE when it changed nothing.
 
@@ -34,10 +47,13 @@ def apply_payment(
     first time is inserted as it ends up (paid, credited) and never updated in the same
     transaction: that update was the costliest statement of a fulfilment.
     """
-    recipient = _find_recipient(uow, payment.buyer) if purchase.needs_recipient(payment) else None
+    needed = purchase.needs_recipient(payment)
+    recipient = _find_recipient(uow, payment.buyer, found) if needed else None
     plan = purchase.plan_grant(payment, recipient)
     first = purchase.first_sighting(payment, plan, now)
-    loaded, created = _insert_or_lock(uow, first, now)
+    # The wallet a new purchase's grant goes to is loaded with its insert (None: parked).
+    wallet_of = recipient if plan is not None else None
+    loaded, created, wallet = uow.insert_or_lock_purchase(first, now, wallet_of)
     decision = purchase.on_payment(loaded, payment, plan, now, created)
     if decision.outcome is DeliveryStatus.DUPLICATE:
         return decision.outcome
@@ -51,7 +67,7 @@ def apply_payment(
             now=now,
         )
     if decision.posting is not None:
-        post(uow, decision.posting, now)
+        post(uow, decision.posting, now, _loaded_for(wallet, decision.posting))
     _settle(uow, loaded, decision.change, payment.event_id, now, policy)
     return decision.outcome
 
@@ -59,7 +75,7 @@ def apply_payment(
 def apply_money_back(
     uow: UnitOfWork, event: MoneyBack, now: datetime, policy: RefundPolicy
 ) -> DeliveryStatus:
-    loaded, _created = _insert_or_lock(uow, purchase.placeholder(event), now)
+    loaded, _created, _ = uow.insert_or_lock_purchase(purchase.placeholder(event), now, None)
     refund_id = event.refund_id if isinstance(event, RefundChanged) else None
     facts = money_back.money_back_facts(loaded, event, uow.purchases.refunds(loaded.id, refund_id))
     if facts.refund is not None:
@@ -70,12 +86,10 @@ def apply_money_back(
     return DeliveryStatus.PROCESSED
 
 
-def _insert_or_lock(uow: UnitOfWork, first: NewPurchase, now: datetime) -> tuple[Purchase, bool]:
-    """The payment's purchase row, locked, and whether this event inserted it as `first`."""
-    created = uow.purchases.add_if_absent(first, now)
-    if created is not None:
-        return created, True
-    return uow.purchases.lock(first.checkout_session_id, first.payment_intent_id), False
+def _loaded_for(wallet: WalletState | None, posting: Posting) -> WalletState | None:
+    """The wallet loaded with a new purchase, if it is the posting's: the posting's key and
+    lot are the new purchase's, which nothing can hold yet."""
+    return wallet if wallet is not None and wallet.user_id == posting.user_id else None
 
 
 def _settle(
@@ -101,11 +115,11 @@ def _settle(
         post(uow, posting, now)
 
 
-def _find_recipient(uow: UnitOfWork, buyer: Buyer) -> str | None:
-    """The user a payment's credits go to, if registered. Only a payment that may be parked
-    needs the identity lock: the buyer's registration, racing it, then either sees the pending
-    grant or is seen here as a user."""
-    user_id = _find_user(uow, buyer)
+def _find_recipient(uow: UnitOfWork, buyer: Buyer, found: BuyerFound | None) -> str | None:
+    """The user a payment's credits go to, if registered (`found`: looked up already). Only a
+    payment that may be parked needs the identity lock: the buyer's registration, racing it,
+    then either sees the pending grant or is seen here as a user."""
+    user_id = found.user_id if found is not None else _find_user(uow, buyer)
     if user_id is None:
         uow.lock_identities(identity_lock_keys(buyer.user_id, buyer.email))
         user_id = _find_user(uow, buyer)

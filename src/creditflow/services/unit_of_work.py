@@ -14,6 +14,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
+from creditflow.domain.buyers import Buyer
 from creditflow.domain.deliveries import Arrival, StoredDelivery
 from creditflow.domain.findings import Finding
 from creditflow.domain.ledger_totals import SplitGroups
@@ -178,6 +179,32 @@ class UnitOfWork(Protocol):
 
     def commit(self) -> None:
         """Commit, then report the ledger entries stored to the listener (the metrics)."""
+        ...
+
+    def receive(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        livemode: bool,
+        payload: str,
+        endpoint: str,
+        now: datetime,
+        buyer: Buyer | None,
+    ) -> tuple[Arrival, User | None]:
+        """`inbox.receive`, and the user `buyer` names (None: not asked), loaded together."""
+        ...
+
+    def insert_or_lock_purchase(
+        self, new: NewPurchase, now: datetime, wallet_of: str | None
+    ) -> tuple[Purchase, bool, WalletState | None]:
+        """The payment's purchase inserted as `new` or locked, whether inserted, and, when
+        inserted, the wallet `wallet_of` loaded (locked) after it: loaded together."""
+        ...
+
+    def attempt(self) -> AbstractContextManager[None]:
+        """A step that, failing, leaves the transaction only to be rolled back; DatabaseUnavailable
+        when the connection is lost in it."""
         ...
 
     def savepoint(self) -> AbstractContextManager[None]:

@@ -26,7 +26,7 @@ from typing import Any
 import psycopg  # the driver of PostgreSQL URLs (adapters/db/engine.py)
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
-from sqlalchemy import Connection, Dialect, Executable
+from sqlalchemy import Connection, Dialect, Executable, text
 from sqlalchemy.engine import Compiled
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import PoolProxiedConnection
@@ -39,8 +39,12 @@ Rows = list[dict[str, Any]]
 
 
 def run_together(connection: Connection, statements: Sequence[Statement]) -> list[Rows]:
-    """Each statement's rows (empty for one that returns none), in the order given."""
-    if connection.dialect.driver == "psycopg" and psycopg.Pipeline.is_supported():
+    """Each statement's rows (empty for one that returns none), in the order given; the
+    writes left for later (`write_later`) go first, in the same round trip."""
+    if _pipelines(connection):
+        later = connection.info.pop(_LATER, [])
+        if later:
+            return run_together(connection, [*later, *statements])[len(later) :]
         # A pipeline that opens the transaction is its first round trip: on a dead pooled
         # connection it is sent again, once, on a fresh one (reconnect.py says why that is safe).
         return first_round_trip(
@@ -51,6 +55,42 @@ def run_together(connection: Connection, statements: Sequence[Statement]) -> lis
         result = connection.execute(statement, dict(params))
         results.append([dict(row) for row in result.mappings()] if result.returns_rows else [])
     return results
+
+
+def write_later(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> None:
+    """A write whose answer nobody waits for and no later statement of the transaction reads:
+    on PostgreSQL it goes out with the transaction's next pipeline, at the latest with its
+    COMMIT (`commit`), saving its own round trip; elsewhere it runs at once."""
+    if _pipelines(connection):
+        connection.info.setdefault(_LATER, []).append((statement, params))
+    else:
+        connection.execute(statement, dict(params))
+
+
+def commit(connection: Connection) -> None:
+    """Commit the transaction; the writes left for later go in the same round trip, with a
+    COMMIT sent in their pipeline (SQLAlchemy's own COMMIT then finds the driver's transaction
+    over, and sends nothing, while its `commit` listeners still hear it)."""
+    later = connection.info.pop(_LATER, [])
+    if later:
+        run_together(connection, [*later, (_COMMIT, {})])
+    connection.commit()
+
+
+def forget_later_writes(connection: Connection) -> None:
+    """The transaction is rolled back: the writes left for later are never sent (a connection
+    found dead was dropped with them)."""
+    if not connection.invalidated:
+        connection.info.pop(_LATER, None)
+
+
+# Where a connection keeps the writes left for later (`Connection.info`, per DBAPI connection).
+_LATER = "creditflow_written_later"
+_COMMIT = text("COMMIT")
+
+
+def _pipelines(connection: Connection) -> bool:
+    return connection.dialect.driver == "psycopg" and psycopg.Pipeline.is_supported()
 
 
 def _pipelined(

@@ -14,21 +14,26 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from creditflow.adapters.db import reconnect
+from creditflow.adapters.db import pipeline, reconnect
 from creditflow.adapters.db.audit import InvariantChecks
 from creditflow.adapters.db.repositories.console import ConsoleRepository
-from creditflow.adapters.db.repositories.inbox import InboxRepository
+from creditflow.adapters.db.repositories.inbox import InboxRepository, arrival_from
 from creditflow.adapters.db.repositories.ledger_totals import LedgerTotalsRepository
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
-from creditflow.adapters.db.repositories.purchases import PurchaseRepository
-from creditflow.adapters.db.repositories.users import UserRepository
+from creditflow.adapters.db.repositories.purchases import PurchaseRepository, purchase_from
+from creditflow.adapters.db.repositories.users import UserRepository, user_from
 from creditflow.adapters.db.repositories.wallets import WalletRepository
-from creditflow.domain.wallet import LedgerEntry
+from creditflow.domain.buyers import Buyer
+from creditflow.domain.deliveries import Arrival
+from creditflow.domain.purchase_record import NewPurchase, Purchase
+from creditflow.domain.users import User
+from creditflow.domain.wallet import LedgerEntry, WalletState
 from creditflow.errors import DatabaseUnavailable
 from creditflow.services.unit_of_work import LedgerListener
 
@@ -76,6 +81,7 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         connection = self._require()
+        pipeline.forget_later_writes(connection)
         try:
             connection.rollback()  # no-op after commit(); undoes everything otherwise
         except DBAPIError:
@@ -87,11 +93,69 @@ class UnitOfWork:
 
     def commit(self) -> None:
         with _connection_failures_unavailable():
-            self._require().commit()
+            pipeline.commit(self._require())
         posted = self._posted[:]
         self._posted.clear()
         if posted and self._on_commit is not None:
             self._on_commit(posted)
+
+    def receive(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        livemode: bool,
+        payload: str,
+        endpoint: str,
+        now: datetime,
+        buyer: Buyer | None,
+    ) -> tuple[Arrival, User | None]:
+        """The inbox's `receive` and the user `buyer` names, looked up in the same round trip
+        (with BEGIN, on PostgreSQL): what a delivery's first decisions need."""
+        arrival = self.inbox.arrival(
+            event_id=event_id,
+            event_type=event_type,
+            livemode=livemode,
+            payload=payload,
+            endpoint=endpoint,
+            now=now,
+        )
+        if buyer is None:
+            [[row]] = pipeline.run_together(self._require(), [arrival])
+            return arrival_from(row), None
+        [row], found = pipeline.run_together(
+            self._require(), [arrival, self.users.buyer_lookup(buyer)]
+        )
+        return arrival_from(row), (user_from(found[0]) if found else None)
+
+    def insert_or_lock_purchase(
+        self, new: NewPurchase, now: datetime, wallet_of: str | None
+    ) -> tuple[Purchase, bool, WalletState | None]:
+        """The payment's purchase, inserted as `new` unless one names the payment, locked
+        either way, and whether it was inserted; with the wallet `wallet_of` loaded after it
+        (when inserted: a new purchase has no lot and no entry under its keys yet). One round
+        trip on PostgreSQL, in the lock order of every purchase event: purchase, then wallet."""
+        statements = [
+            self.purchases.insertion(new, now),
+            self.purchases.locking(new.checkout_session_id, new.payment_intent_id),
+        ]
+        if wallet_of is not None:
+            statements += self.wallets.loading(wallet_of)
+        inserted, locked, *wallet = pipeline.run_together(self._require(), statements)
+        if not inserted and not locked:  # pragma: no cover - the insert or the lock finds it
+            raise LookupError(f"no purchase for {new.checkout_session_id}")
+        purchase = purchase_from((inserted or locked)[0])
+        if wallet_of is None or not inserted:
+            return purchase, bool(inserted), None
+        return purchase, True, self.wallets.loaded(wallet_of, None, wallet)
+
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """A step whose failure ends the transaction (rolled back on leaving the `with` block; no
+        savepoint, no round trip): a lost connection in it is a 503 as anywhere else, never a
+        failure of the step itself."""
+        with _connection_failures_unavailable():
+            yield
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -38,8 +38,15 @@ def insert_row_if_absent(
     sees the conflict: this is what serialises duplicate deliveries without a race. The row comes
     back whole, so the caller needs no second statement to read what it just wrote.
     """
-    statement = _ignoring_conflicts(connection.dialect.name, table, _keys(conflict_on), True)
+    statement = inserting_row_if_absent(connection.dialect.name, table, conflict_on)
     return connection.execute(statement, dict(values)).one_or_none()
+
+
+def inserting_row_if_absent(
+    dialect: str, table: Table, conflict_on: Sequence[str] | None
+) -> Executable:
+    """`insert_row_if_absent`'s statement, for a load that sends it with others."""
+    return _ignoring_conflicts(dialect, table, _keys(conflict_on), True)
 
 
 def insert_if_absent(

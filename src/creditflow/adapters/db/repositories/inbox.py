@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
 
@@ -12,13 +12,16 @@ from sqlalchemy import (
     Connection,
     Executable,
     Row,
+    bindparam,
     func,
     literal_column,
     select,
     tuple_,
+    update,
 )
 
-from creditflow.adapters.db.repositories._sql import set_by_key, upsert
+from creditflow.adapters.db.pipeline import Statement, run_together, write_later
+from creditflow.adapters.db.repositories._sql import upsert
 from creditflow.adapters.db.tables import webhook_events
 from creditflow.domain.deliveries import Arrival, StoredDelivery
 from creditflow.domain.statuses import DeliveryStatus
@@ -42,8 +45,31 @@ class InboxRepository:
         delivery of a stored event, locking its row: one statement either way.
 
         On PostgreSQL a concurrent first delivery of the same event waits for the first to
-        commit, then counts itself as a redelivery and reads the status it recorded.
+        commit, then counts itself as a redelivery and reads the status it recorded. It goes
+        out with the transaction's BEGIN, in one round trip (pipeline.py).
         """
+        statement = self.arrival(
+            event_id=event_id,
+            event_type=event_type,
+            livemode=livemode,
+            payload=payload,
+            endpoint=endpoint,
+            now=now,
+        )
+        [[row]] = run_together(self._connection, [statement])
+        return arrival_from(row)
+
+    def arrival(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        livemode: bool,
+        payload: str,
+        endpoint: str,
+        now: datetime,
+    ) -> Statement:
+        """`receive`'s statement, for a load that sends it with others (unit_of_work.py)."""
         values = {
             "id": event_id,
             "type": event_type,
@@ -55,9 +81,7 @@ class InboxRepository:
             "delivery_count": 1,
             "received_at": now,
         }
-        statement = _arrival(self._connection.dialect.name)
-        row = self._connection.execute(statement, values).one()
-        return Arrival(first=bool(row.inserted), status=DeliveryStatus(row.status))
+        return _arrival(self._connection.dialect.name), values
 
     def lock(self, event_id: str) -> StoredDelivery | None:
         row = self._connection.execute(
@@ -83,8 +107,9 @@ class InboxRepository:
     def record_outcome(
         self, event_id: str, status: DeliveryStatus, error: str | None, now: datetime
     ) -> None:
+        """The last write of a delivery's transaction: sent with its COMMIT (pipeline.py)."""
         values = {"status": status.value, "error": error, "processed_at": now}
-        set_by_key(self._connection, webhook_events, event_id, values)
+        write_later(self._connection, _OUTCOME, {"event_id": event_id, **values})
 
     def count(self, status: DeliveryStatus) -> int:
         """Stored deliveries with this outcome (the status index answers it)."""
@@ -115,6 +140,15 @@ class InboxRepository:
         return [_delivery(row) for row in self._connection.execute(query.limit(limit))]
 
 
+_OUTCOME = (
+    update(webhook_events)
+    .where(webhook_events.c.id == bindparam("event_id"))
+    .values(
+        status=bindparam("status"), error=bindparam("error"), processed_at=bindparam("processed_at")
+    )
+)
+
+
 @cache
 def _arrival(dialect: str) -> Executable:
     """INSERT ... ON CONFLICT (id) DO UPDATE counting the delivery, RETURNING the status and
@@ -134,6 +168,10 @@ def _arrival(dialect: str) -> Executable:
         else webhook_events.c.delivery_count == 1
     )
     return counted.returning(webhook_events.c.status, inserted.label("inserted"))
+
+
+def arrival_from(row: Mapping[str, object]) -> Arrival:
+    return Arrival(first=bool(row["inserted"]), status=DeliveryStatus(str(row["status"])))
 
 
 def _delivery(row: Row[tuple[object, ...]]) -> StoredDelivery:

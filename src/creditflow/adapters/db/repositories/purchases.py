@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, or_, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, or_, select, update
 
+from creditflow.adapters.db.pipeline import Statement
 from creditflow.adapters.db.repositories._sql import (
     insert_if_absent,
-    insert_row_if_absent,
+    inserting_row_if_absent,
     set_by_key,
 )
 from creditflow.adapters.db.tables import purchases, refunds
@@ -30,6 +32,12 @@ class PurchaseRepository:
         No conflict target: either unique key counts. On PostgreSQL a concurrent insert of the
         same payment (the session's event and its PaymentIntent's) waits, then does nothing.
         """
+        statement, values = self.insertion(new, now)
+        row = self._connection.execute(statement, dict(values)).one_or_none()
+        return None if row is None else _purchase(row)
+
+    def insertion(self, new: NewPurchase, now: datetime) -> Statement:
+        """`add_if_absent`'s statement, for a load that sends it with others."""
         values = {
             "checkout_session_id": new.checkout_session_id,
             "payment_intent_id": new.payment_intent_id,
@@ -50,8 +58,13 @@ class PurchaseRepository:
             "updated_at": now,
             "credited_at": new.credited_at,
         }
-        row = insert_row_if_absent(self._connection, purchases, values, None)
-        return None if row is None else _purchase(row)
+        return inserting_row_if_absent(self._connection.dialect.name, purchases, None), values
+
+    @staticmethod
+    def locking(checkout_session_id: str | None, payment_intent_id: str | None) -> Statement:
+        """`lock`'s statement, for a load that sends it with others (an id that is None
+        matches nothing)."""
+        return _LOCK_NAMING, {"session": checkout_session_id, "intent": payment_intent_id}
 
     def get(self, purchase_id: int) -> Purchase:
         row = self._connection.execute(select(purchases).where(purchases.c.id == purchase_id)).one()
@@ -157,8 +170,25 @@ def _naming(checkout_session_id: str | None, payment_intent_id: str | None) -> S
     return select(purchases).where(or_(*match)).order_by(purchases.c.id)
 
 
+_LOCK_NAMING = (
+    select(purchases)
+    .where(
+        or_(
+            purchases.c.checkout_session_id == bindparam("session"),
+            purchases.c.payment_intent_id == bindparam("intent"),
+        )
+    )
+    .order_by(purchases.c.id)
+    .limit(1)
+    .with_for_update()
+)
+
+
 def _purchase(row: Row[tuple[object, ...]]) -> Purchase:
-    m = row._mapping
+    return purchase_from(row._mapping)
+
+
+def purchase_from(m: Mapping[Any, Any]) -> Purchase:
     dispute = m["dispute_status"]
     return Purchase(
         id=m["id"],

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select, update
 
+from creditflow.adapters.db.pipeline import Statement
 from creditflow.adapters.db.repositories._sql import insert_if_absent
 from creditflow.adapters.db.tables import users, wallets
+from creditflow.domain.buyers import Buyer
 from creditflow.domain.users import User
 
 
@@ -24,6 +28,13 @@ class UserRepository:
             select(users).where(users.c.email_key == email_key)
         ).one_or_none()
         return None if row is None else _user(row)
+
+    def buyer_lookup(self, buyer: Buyer) -> Statement:
+        """The statement finding the user a buyer names, for a load that sends it with others:
+        the app's user id wins; an e-mail only when the payment names no user id."""
+        if buyer.user_id is not None:
+            return _BY_ID, {"user_id": buyer.user_id}
+        return _BY_EMAIL, {"email_key": buyer.email}
 
     def save(self, user_id: str, email: str | None, email_key: str | None, now: datetime) -> bool:
         """Create the user and an empty wallet, or update the e-mail; True when newly created."""
@@ -49,8 +60,12 @@ class UserRepository:
 
 
 _BY_ID = select(users).where(users.c.id == bindparam("user_id"))
+_BY_EMAIL = select(users).where(users.c.email_key == bindparam("email_key"))
 
 
 def _user(row: Row[tuple[object, ...]]) -> User:
-    m = row._mapping
+    return user_from(row._mapping)
+
+
+def user_from(m: Mapping[Any, Any]) -> User:
     return User(id=m["id"], email=m["email"], created_at=m["created_at"])

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable, bindparam, or_, select, update
 
-from creditflow.adapters.db.pipeline import Statement, run_together
+from creditflow.adapters.db.pipeline import Rows, Statement, run_together
 from creditflow.adapters.db.repositories._sql import upsert
 from creditflow.adapters.db.tables import credit_lots, ledger_entries, wallets
 from creditflow.domain.kinds import LotSource
@@ -54,13 +54,25 @@ class WalletRepository:
         each statement seeing every commit before the lock was granted, its open lots (and
         `purchase_id`'s lot, even empty) and the entry already under `key`. One round trip on
         PostgreSQL, BEGIN included (pipeline.py)."""
+        statements = self.loading(user_id, key, purchase_id)
+        return self.loaded(user_id, key, run_together(self._connection, statements))
+
+    @staticmethod
+    def loading(
+        user_id: str, key: str | None = None, purchase_id: int | None = None
+    ) -> list[Statement]:
+        """`load`'s statements, for a load that sends them with others; `loaded` reads them."""
         statements: list[Statement] = [
             (_LOCK, {"user_id": user_id}),
             (_LOTS, {"user_id": user_id, "purchase_id": purchase_id}),
         ]
         if key is not None:
             statements.append((_ENTRY, {"key": key}))
-        wallet, lots, *entry = run_together(self._connection, statements)
+        return statements
+
+    @staticmethod
+    def loaded(user_id: str, key: str | None, results: Sequence[Rows]) -> WalletState:
+        wallet, lots, *entry = results
         if not wallet:
             raise NotFound(f"no user {user_id}")
         entries = {key: entry_from(entry[0][0])} if key is not None and entry[0] else {}
