@@ -19,6 +19,7 @@ from creditflow.domain.users import User, Wallet
 from creditflow.domain.wallet import LedgerEntry, Lot, NewLot, Posted, Refill, WalletState
 from creditflow.errors import NotFound
 from creditflow.services.unit_of_work import (
+    Customers,
     Inbox,
     LedgerListener,
     PendingGrants,
@@ -144,6 +145,7 @@ class MemoryUnitOfWork:
     inbox: Inbox  # not in memory: the wallet paths never touch it
     purchases: Purchases
     pending: PendingGrants
+    customers: Customers
 
     def __init__(self, database: MemoryDatabase) -> None:
         self._database = database

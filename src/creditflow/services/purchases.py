@@ -34,13 +34,20 @@ def apply_payment(
     first time is inserted as it ends up (paid, credited) and never updated in the same
     transaction: that update was the costliest statement of a fulfilment.
     """
-    recipient = _find_recipient(uow, payment.buyer) if purchase.needs_recipient(payment) else None
+    recipient = find_recipient(uow, payment.buyer) if purchase.needs_recipient(payment) else None
     plan = purchase.plan_grant(payment, recipient)
     first = purchase.first_sighting(payment, plan, now)
     loaded, created = _insert_or_lock(uow, first, now)
     decision = purchase.on_payment(loaded, payment, plan, now, created)
     if decision.outcome is DeliveryStatus.DUPLICATE:
         return decision.outcome
+    store_credit(uow, decision, now)
+    _settle(uow, loaded, decision.change, payment.event_id, now, policy)
+    return decision.outcome
+
+
+def store_credit(uow: UnitOfWork, decision: purchase.PaymentDecision, now: datetime) -> None:
+    """A decision's credits: parked as a pending grant, or posted to the wallet."""
     if decision.parked is not None:
         parked = decision.parked
         uow.pending.add(
@@ -52,8 +59,6 @@ def apply_payment(
         )
     if decision.posting is not None:
         post(uow, decision.posting, now)
-    _settle(uow, loaded, decision.change, payment.event_id, now, policy)
-    return decision.outcome
 
 
 def apply_money_back(
@@ -101,7 +106,7 @@ def _settle(
         post(uow, posting, now)
 
 
-def _find_recipient(uow: UnitOfWork, buyer: Buyer) -> str | None:
+def find_recipient(uow: UnitOfWork, buyer: Buyer) -> str | None:
     """The user a payment's credits go to, if registered. Only a payment that may be parked
     needs the identity lock: the buyer's registration, racing it, then either sees the pending
     grant or is seen here as a user."""
