@@ -94,7 +94,8 @@ def test_a_subscription_mode_checkout_grants_nothing_itself(client: TestClient) 
 
     assert response.json()["status"] == "processed"
     assert balance(client, "user_42") == 0
-    assert client.get("/v1/purchases", headers=auth()).json()["purchases"] == []
+    [purchase] = client.get("/v1/purchases", headers=auth()).json()["purchases"]
+    assert (purchase["status"], purchase["credits"]) == ("awaiting_payment", None)
 
 
 def test_a_paid_checkout_for_a_user_not_registered_yet_is_acknowledged_not_lost(

@@ -100,6 +100,38 @@ def test_the_first_invoice_before_its_session_is_credited_by_the_session(
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+def test_the_user_the_session_stored_on_the_invoice_row_gets_its_credits(
+    app: TestClient, clock: ManualClock, shape: Shape
+) -> None:
+    """What a session and its invoice processed at once come to: the invoice missed the
+    customer link, and finds the session's user on the invoice's row instead."""
+    register(app, USER)
+
+    assert status(deliver(app, subscription_checkout_event(customer=None))) == "processed"
+    assert status(deliver(app, paid(shape, clock))) == "processed"
+
+    assert balance(app, USER) == CREDITS
+    assert len(grants(app)) == 1
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_an_unpaid_session_then_a_failed_invoice_grant_nothing(
+    app: TestClient, clock: ManualClock, shape: Shape
+) -> None:
+    """An `incomplete` subscription: its session completes unpaid, its invoice fails."""
+    register(app, USER)
+    session = subscription_checkout_event(payment_status="unpaid")
+    failed = paid(shape, clock, event_type="invoice.payment_failed")
+
+    assert status(deliver(app, session)) == "processed"
+    assert status(deliver(app, failed)) == "processed"
+    assert balance(app, USER) == 0
+    assert status(deliver(app, paid(shape, clock))) == "processed"
+
+    assert balance(app, USER) == CREDITS
+
+
+@pytest.mark.parametrize("shape", SHAPES)
 def test_an_invoice_naming_its_user_grants_without_any_session(
     app: TestClient, clock: ManualClock, shape: Shape
 ) -> None:

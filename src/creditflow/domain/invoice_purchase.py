@@ -6,6 +6,11 @@ One purchase row per invoice (its `invoice_id` is unique), and one ledger key pe
 redelivery under a new event id, grant its period's credits once. A failed invoice is recorded
 and grants nothing; a later paid event of the same invoice grants. An invoice naming no user
 and no e-mail is stored paid and uncredited until its Checkout Session links the customer.
+
+The session inserts the invoice's row (awaiting payment, naming its user) when it comes first, so
+a session and an invoice processed at once queue up on that row, whichever inserts it: the later
+one sees what the first stored, and the credits are granted by whichever event completes the
+picture (the paid invoice, the user).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from creditflow.domain.buyers import Buyer
 from creditflow.domain.purchase import Grant, PaymentDecision, credit
 from creditflow.domain.purchase_record import NO_CHANGE, NewPurchase, Purchase, PurchaseChange
 from creditflow.domain.statuses import DeliveryStatus, PaymentState, PurchaseStatus
-from creditflow.domain.subscriptions import InvoiceEvent, InvoiceSignal
+from creditflow.domain.subscriptions import InvoiceEvent, InvoiceSignal, SubscriptionCheckout
 from creditflow.errors import NeedsAttention
 
 
@@ -54,16 +59,39 @@ def first_invoice_purchase(
     )
 
 
+def checkout_purchase(event: SubscriptionCheckout, invoice_id: str) -> NewPurchase:
+    """The row a subscription's Checkout Session inserts for its first invoice when that has not
+    been seen yet: awaiting payment, naming the session's user."""
+    return NewPurchase(
+        checkout_session_id=None,
+        payment_intent_id=None,
+        invoice_id=invoice_id,
+        payment_state=PaymentState.AWAITING_PAYMENT,
+        livemode=event.livemode,
+        user_id=event.buyer.user_id,
+        email=event.buyer.email,
+    )
+
+
+def buyer_of(purchase: Purchase, buyer: Buyer) -> Buyer:
+    """Who an invoice's credits go to: the invoice's own buyer, else the one its subscription's
+    Checkout Session stored on the invoice's row."""
+    if buyer.is_known or purchase.payment_state is PaymentState.PAID:
+        return buyer
+    return Buyer(user_id=purchase.user_id, email=purchase.email)
+
+
 def on_invoice(
     purchase: Purchase,
     event: InvoiceEvent,
     grant: Grant | None,
     buyer: Buyer,
+    expires_at: datetime | None,
     now: datetime,
     created: bool,
 ) -> PaymentDecision:
     """Apply an invoice event to its purchase, loaded and locked (`created`: this event
-    inserted it from `first_invoice_purchase`)."""
+    inserted it from `first_invoice_purchase`); `expires_at`: when its credits expire."""
     if created:
         if grant is None:
             return PaymentDecision(NO_CHANGE, DeliveryStatus.PROCESSED)
@@ -75,7 +103,7 @@ def on_invoice(
             return PaymentDecision(NO_CHANGE, DeliveryStatus.DUPLICATE)
         change = PurchaseChange(payment_state=PaymentState.FAILED, status=PurchaseStatus.FAILED)
         return PaymentDecision(change, DeliveryStatus.PROCESSED)
-    first = first_invoice_purchase(event, grant, buyer, purchase.credits_expire_at, now)
+    first = first_invoice_purchase(event, grant, buyer, expires_at, now)
     change = PurchaseChange(
         payment_state=PaymentState.PAID,
         status=PurchaseStatus.PAID,
@@ -85,10 +113,11 @@ def on_invoice(
         amount=first.amount,
         currency=first.currency,
         credited_at=first.credited_at,
+        credits_expire_at=expires_at,
     )
     if grant is None:
         return PaymentDecision(change, DeliveryStatus.PROCESSED)
-    return _credit(change, purchase, buyer, grant, now)
+    return _credit(change, change.applied_to(purchase), buyer, grant, now)
 
 
 def on_checkout(

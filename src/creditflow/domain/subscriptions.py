@@ -130,3 +130,4 @@ class SubscriptionCheckout:
     subscription_id: str | None
     invoice_id: str | None
     buyer: Buyer
+    livemode: bool = False

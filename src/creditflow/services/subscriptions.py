@@ -42,7 +42,15 @@ def apply_invoice(
     created = uow.purchases.add_if_absent(first, now)
     loaded = created or uow.purchases.lock_invoice(invoice.invoice_id)
     assert loaded is not None  # the insert found the invoice's row
-    decision = invoice_purchase.on_invoice(loaded, event, grant, buyer, now, created is not None)
+    stored_buyer = invoice_purchase.buyer_of(loaded, buyer)
+    if event.signal is InvoiceSignal.PAID and stored_buyer != buyer:
+        # Its session stored the user on the row (no identity lock is held on this purchase by
+        # anyone else: nothing about it is parked yet).
+        buyer = stored_buyer
+        grant = invoice_purchase.plan_invoice_grant(event, buyer, find_recipient(uow, buyer))
+    decision = invoice_purchase.on_invoice(
+        loaded, event, grant, buyer, expires, now, created is not None
+    )
     _store(uow, loaded, decision, now)
     return decision.outcome
 
@@ -55,15 +63,18 @@ def apply_subscription_checkout(
     linked = False
     if event.customer_id is not None and buyer.user_id is not None:
         linked = uow.customers.link(event.customer_id, buyer.user_id, now)
-    decision = None
+    changed = linked
     if event.invoice_id is not None and buyer.is_known:
         recipient = find_recipient(uow, buyer)
+        placeholder = invoice_purchase.checkout_purchase(event, event.invoice_id)
+        if uow.purchases.add_if_absent(placeholder, now) is not None:
+            return DeliveryStatus.PROCESSED
         loaded = uow.purchases.lock_invoice(event.invoice_id)
-        if loaded is not None:
-            decision = invoice_purchase.on_checkout(loaded, buyer, recipient, now)
-            if decision is not None:
-                _store(uow, loaded, decision, now)
-    changed = linked or decision is not None
+        assert loaded is not None  # the insert found the invoice's row
+        decision = invoice_purchase.on_checkout(loaded, buyer, recipient, now)
+        if decision is not None:
+            _store(uow, loaded, decision, now)
+            changed = True
     return DeliveryStatus.PROCESSED if changed else DeliveryStatus.DUPLICATE
 
 

@@ -103,6 +103,7 @@ class StripeEventInterpreter:
                 subscription_id=id_of(session, "subscription"),
                 invoice_id=id_of(session, "invoice"),
                 buyer=_buyer(session),
+                livemode=flag_of(session, "livemode"),
             )
         if mode != "payment":
             return IgnoredEvent(f"checkout session in {mode} mode buys no credits")
