@@ -6,14 +6,18 @@ every case runs on SQLite and PostgreSQL, and keeps exactly one grant per invoic
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import ClientFactory
+from tests.integration.test_concurrency import delivery_to
 from tests.invoices import (
     CUSTOMER_ID,
     INVOICE_ID,
@@ -23,6 +27,7 @@ from tests.invoices import (
     invoice_event,
     subscription_checkout_event,
 )
+from tests.servers import all_at_once
 from tests.support import (
     ManualClock,
     balance,
@@ -287,3 +292,61 @@ def test_an_invoice_of_no_subscription_is_ignored(app: TestClient, clock: Manual
 
     assert status(deliver(app, event)) == "ignored"
     assert INVOICE_ID in stored_event(app, event["id"])["error"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_concurrent_deliveries_of_one_invoice_grant_once(live_server: str, shape: Shape) -> None:
+    with httpx.Client(base_url=live_server, timeout=120) as client:
+        register(client, "user_7")
+    end = int((datetime.now(UTC) + timedelta(days=30)).timestamp())
+    meta = {"user_id": "user_7", "credits": "100"}
+    events = [
+        invoice_event(shape, event_type=kind, event_id=f"evt_{n}", metadata=meta, period_end=end)
+        for n, kind in enumerate(["invoice.paid", "invoice.payment_succeeded"] * 10)
+    ]
+
+    results = all_at_once([partial(delivery_to, live_server, event) for event in events])
+
+    assert sorted(Counter(results).items()) == [((200, "duplicate"), 19), ((200, "processed"), 1)]
+    with httpx.Client(base_url=live_server, timeout=120) as client:
+        assert balance(client, "user_7") == 100
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_sessions_and_their_first_invoices_at_once_each_grant_once(
+    live_server: str, shape: Shape
+) -> None:
+    """The invoice names nobody; its session names the user: whichever commits first, the
+    credits reach the user once."""
+    pairs = 8
+    end = int((datetime.now(UTC) + timedelta(days=30)).timestamp())
+    with httpx.Client(base_url=live_server, timeout=120) as client:
+        for n in range(pairs):
+            register(client, f"user_{n}")
+    calls = []
+    for n in range(pairs):
+        customer, invoice = f"cus_race_{n}", f"in_race_{n}"
+        session = subscription_checkout_event(
+            event_id=f"evt_session_{n}",
+            client_reference_id=f"user_{n}",
+            customer=customer,
+            invoice=invoice,
+            id=f"cs_race_{n}",
+        )
+        event = invoice_event(
+            shape,
+            invoice_id=invoice,
+            period_end=end,
+            metadata={"credits": "100"},
+            customer=customer,
+        )
+        calls += [
+            partial(delivery_to, live_server, session),
+            partial(delivery_to, live_server, event),
+        ]
+
+    results = all_at_once(calls)
+
+    assert {code for code, _ in results} == {200}
+    with httpx.Client(base_url=live_server, timeout=120) as client:
+        assert [balance(client, f"user_{n}") for n in range(pairs)] == [100] * pairs
