@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from tests.conftest import ClientFactory
+from tests.fakes.stripe_api import FakeStripeApi
 from tests.integration.test_concurrency import delivery_to
 from tests.invoices import (
     CUSTOMER_ID,
@@ -285,6 +287,23 @@ def test_an_invoice_no_rule_prices_needs_attention_and_grants_nothing(
     assert status(deliver(app, event)) == "needs_attention"
     assert PRICE_ID in stored_event(app, event["id"])["error"]
     assert balance(app, "user_7") == 0
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_price_missing_from_the_catalog_is_priced_by_its_own_metadata_through_the_api(
+    client_for: ClientFactory, fake_stripe: FakeStripeApi, clock: ManualClock, shape: Shape
+) -> None:
+    fake_stripe.add_price(PRICE_ID, unit_amount=2000, credits="75")
+    app = client_for(
+        clock=clock,
+        stripe_secret_key=SecretStr(fake_stripe.api_key),
+        stripe_api_base=fake_stripe.base_url,
+    )
+    register(app, "user_7")
+
+    assert status(deliver(app, paid(shape, clock, metadata={"user_id": "user_7"}))) == ("processed")
+
+    assert balance(app, "user_7") == 75
 
 
 def test_an_invoice_of_no_subscription_is_ignored(app: TestClient, clock: ManualClock) -> None:

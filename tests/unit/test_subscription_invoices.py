@@ -9,7 +9,12 @@ import pytest
 from creditflow.adapters.stripe.fields import UnreadableField
 from creditflow.adapters.stripe.invoices import read_invoice
 from creditflow.domain.credits import Catalog, NoCreditsRule
-from creditflow.domain.subscriptions import Invoice, credits_expire_at, credits_for_invoice
+from creditflow.domain.subscriptions import (
+    Invoice,
+    credits_expire_at,
+    credits_for_invoice,
+    prices_to_look_up,
+)
 from creditflow.errors import NeedsAttention
 from tests.invoices import (
     CUSTOMER_ID,
@@ -107,3 +112,22 @@ def test_a_quantity_that_is_not_whole_is_unreadable() -> None:
     event["data"]["object"]["lines"]["data"][0]["quantity"] = "2"
     with pytest.raises(UnreadableField, match="quantity"):
         read_invoice(event["data"]["object"])
+
+
+def test_a_legacy_line_carries_its_price_metadata_credits() -> None:
+    event = invoice_event("legacy")
+    event["data"]["object"]["lines"]["data"][0]["price"]["metadata"] = {"credits": "25"}
+    invoice = read_invoice(event["data"]["object"])
+
+    assert prices_to_look_up(invoice, Catalog()) == []
+    assert credits_for_invoice(invoice, Catalog()) == 25
+
+
+def test_a_basil_line_price_is_looked_up_unless_the_catalog_or_subscription_prices_it() -> None:
+    invoice = read("basil", quantity=2)
+
+    assert prices_to_look_up(invoice, Catalog()) == [PRICE_ID]
+    assert prices_to_look_up(invoice, CATALOG) == []
+    assert prices_to_look_up(read("basil", metadata={"credits": "5"}), Catalog()) == []
+    assert credits_for_invoice(invoice, Catalog(), {PRICE_ID: "40"}) == 80
+    assert credits_for_invoice(invoice, CATALOG, {PRICE_ID: "40"}) == 2000  # the catalog first

@@ -5,18 +5,26 @@ credits once (the invoice's purchase row and its ledger key, domain/keys.py). Th
 decides: the Stripe shapes are read in adapters/stripe/invoices.py.
 
 Credits per line item, first that applies (issue 13, "How many credits"): the subscription's
-`metadata.credits` (per unit, per period), else the catalog's price entry; otherwise nothing is
-guessed and the delivery needs attention.
+`metadata.credits` (per unit, per period), else the catalog's price entry, else the price's own
+`metadata.credits` (in the payload before 2025-03-31, through the API since); otherwise nothing
+is guessed and the delivery needs attention.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from creditflow.domain.buyers import Buyer
-from creditflow.domain.credits import Catalog, NoCreditsRule, parse_credits, total_credits
+from creditflow.domain.credits import (
+    Catalog,
+    NoCreditsRule,
+    parse_credits,
+    total_credits,
+    unit_credits,
+)
 
 DEFAULT_GRACE = timedelta(days=1)
 
@@ -28,6 +36,7 @@ class InvoiceLine:
     price_id: str | None
     quantity: int
     period_end: datetime | None
+    price_credits: str | None = None  # the price's metadata.credits, when the payload has it
 
 
 @dataclass(frozen=True)
@@ -60,11 +69,28 @@ class Invoice:
         return max(ends) if ends else None
 
 
-def credits_for_invoice(invoice: Invoice, catalog: Catalog) -> int:
-    """The period's credits: per line, credits per unit times the quantity.
+def prices_to_look_up(invoice: Invoice, catalog: Catalog) -> list[str]:
+    """The prices whose own metadata.credits only Stripe's API can tell (rule 3)."""
+    if invoice.metadata_credits is not None:
+        return []
+    return sorted(
+        {
+            line.price_id
+            for line in invoice.lines
+            if line.price_id is not None
+            and line.price_id not in catalog.prices
+            and line.price_credits is None
+        }
+    )
 
-    Raises NoCreditsRule when a line has neither a subscription `metadata.credits` nor a
-    catalog entry for its price.
+
+def credits_for_invoice(
+    invoice: Invoice, catalog: Catalog, looked_up: Mapping[str, str | None] | None = None
+) -> int:
+    """The period's credits: per line, credits per unit times the quantity. `looked_up`: the
+    prices' metadata.credits read through the API (`prices_to_look_up`).
+
+    Raises NoCreditsRule when no rule prices a line.
     """
     if not invoice.lines:
         raise NoCreditsRule(f"invoice {invoice.invoice_id} has no line items to grant credits for")
@@ -74,7 +100,8 @@ def credits_for_invoice(invoice: Invoice, catalog: Catalog) -> int:
     for line in invoice.lines:
         unit = per_unit
         if unit is None and line.price_id is not None:
-            unit = catalog.prices.get(line.price_id)
+            own = line.price_credits or (looked_up or {}).get(line.price_id)
+            unit = unit_credits(line.price_id, catalog, own)
         if unit is None:
             unknown.append(line.price_id or "(no price)")
             continue
@@ -82,7 +109,7 @@ def credits_for_invoice(invoice: Invoice, catalog: Catalog) -> int:
     if unknown:
         raise NoCreditsRule(
             f"invoice {invoice.invoice_id}: price(s) {', '.join(sorted(set(unknown)))} not in "
-            "the catalog and the subscription has no metadata.credits"
+            "the catalog, without metadata.credits, and the subscription has none"
         )
     if total == 0:
         raise NoCreditsRule(f"invoice {invoice.invoice_id} bills no units, so grants no credits")

@@ -37,6 +37,7 @@ from creditflow.domain.subscriptions import (
     InvoiceSignal,
     SubscriptionCheckout,
     credits_for_invoice,
+    prices_to_look_up,
 )
 from creditflow.errors import NeedsAttention, NotConfigured, NotFound, StripeRefused
 
@@ -65,9 +66,12 @@ PAID_STATUSES = {"paid", "no_payment_required"}
 
 
 class LineItemSource(Protocol):
-    """Reads a session's line items from Stripe (`StripeGateway`); may raise StripeUnavailable."""
+    """Reads a session's line items and a price's metadata.credits from Stripe (`StripeGateway`);
+    may raise StripeUnavailable."""
 
     def line_items(self, checkout_session_id: str) -> list[LineItem]: ...
+
+    def price_credits(self, price_id: str) -> str | None: ...
 
 
 class StripeEventInterpreter:
@@ -133,8 +137,15 @@ class StripeEventInterpreter:
             return InvoiceEvent(event_id, signal, invoice)
         try:
             catalog = Catalog() if invoice.metadata_credits is not None else self._catalog()
-            return InvoiceEvent(event_id, signal, invoice, credits_for_invoice(invoice, catalog))
-        except (NoCreditsRule, NotConfigured) as exc:
+            source = self._line_items
+            looked_up = (
+                {}
+                if source is None
+                else {p: source.price_credits(p) for p in prices_to_look_up(invoice, catalog)}
+            )
+            credits = credits_for_invoice(invoice, catalog, looked_up)
+            return InvoiceEvent(event_id, signal, invoice, credits)
+        except (NoCreditsRule, NotConfigured, NotFound, StripeRefused) as exc:
             return InvoiceEvent(event_id, signal, invoice, credits_problem=exc.message)
 
     def _price(self, session: Mapping[str, Any]) -> tuple[int | None, str | None]:

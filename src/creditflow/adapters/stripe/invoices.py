@@ -58,6 +58,12 @@ def _lines(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _line(line: Mapping[str, Any]) -> InvoiceLine:
     pricing = mapping_of(mapping_of(line, "pricing"), "price_details")
+    legacy_price = line.get("price")
+    own = (
+        mapping_of(legacy_price, "metadata").get("credits")
+        if isinstance(legacy_price, Mapping)
+        else None
+    )
     quantity = line.get("quantity")
     if quantity is None:
         quantity = 1
@@ -67,4 +73,5 @@ def _line(line: Mapping[str, Any]) -> InvoiceLine:
         price_id=id_of(pricing, "price") or id_of(line, "price"),
         quantity=quantity,
         period_end=time_of(mapping_of(line, "period"), "end"),
+        price_credits=None if own is None else str(own),
     )
