@@ -277,6 +277,21 @@ def test_a_period_resets_at_its_end_plus_the_grace(
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+def test_a_rollover_price_grants_credits_that_never_expire(
+    app: TestClient, clock: ManualClock, catalog: Path, shape: Shape
+) -> None:
+    catalog.write_text(f"[prices.{PRICE_ID}]\ncredits = {CREDITS}\nrollover = true\n")
+    register(app, "user_7")
+    deliver(app, paid(shape, clock, metadata={"user_id": "user_7"}))
+    [entry] = grants(app, "user_7")
+    assert entry["expires_at"] is None
+
+    clock.now += timedelta(days=365)
+    assert expire_due(app) == 0
+    assert balance(app, "user_7") == CREDITS
+
+
+@pytest.mark.parametrize("shape", SHAPES)
 def test_an_invoice_no_rule_prices_needs_attention_and_grants_nothing(
     app: TestClient, clock: ManualClock, catalog: Path, shape: Shape
 ) -> None:

@@ -123,6 +123,12 @@ def _metadata_credits(invoice: Invoice) -> int:
         raise NoCreditsRule(f"subscription {invoice.subscription_id}: {exc.message}") from exc
 
 
+def rolls_over(invoice: Invoice, catalog: Catalog) -> bool:
+    """Whether the period's credits never expire: every line's price says `rollover = true`."""
+    prices = [line.price_id for line in invoice.lines]
+    return bool(prices) and all(price in catalog.rollover for price in prices)
+
+
 def credits_expire_at(invoice: Invoice, grace: timedelta) -> datetime | None:
     """A period's credits reset: they expire at its end plus `grace` (None: no period given)."""
     end = invoice.period_end
@@ -145,6 +151,7 @@ class InvoiceEvent:
     invoice: Invoice
     credits: int | None = None
     credits_problem: str | None = None
+    rollover: bool = False  # the period's credits never expire
 
 
 @dataclass(frozen=True)

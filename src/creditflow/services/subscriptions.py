@@ -37,7 +37,7 @@ def apply_invoice(
     if event.signal is InvoiceSignal.PAID:
         recipient = find_recipient(uow, buyer) if buyer.is_known else None
         grant = invoice_purchase.plan_invoice_grant(event, buyer, recipient)
-    expires = credits_expire_at(invoice, grace)
+    expires = None if event.rollover else credits_expire_at(invoice, grace)
     first = invoice_purchase.first_invoice_purchase(event, grant, buyer, expires, now)
     created = uow.purchases.add_if_absent(first, now)
     loaded = created or uow.purchases.lock_invoice(invoice.invoice_id)

@@ -33,11 +33,13 @@ from creditflow.domain.credits import (
 )
 from creditflow.domain.payments import IgnoredEvent, Interpretation, PaymentEvent, PaymentSignal
 from creditflow.domain.subscriptions import (
+    Invoice,
     InvoiceEvent,
     InvoiceSignal,
     SubscriptionCheckout,
     credits_for_invoice,
     prices_to_look_up,
+    rolls_over,
 )
 from creditflow.errors import NeedsAttention, NotConfigured, NotFound, StripeRefused
 
@@ -136,7 +138,7 @@ class StripeEventInterpreter:
         if signal is not InvoiceSignal.PAID:
             return InvoiceEvent(event_id, signal, invoice)
         try:
-            catalog = Catalog() if invoice.metadata_credits is not None else self._catalog()
+            catalog = self._invoice_catalog(invoice)
             source = self._line_items
             looked_up = (
                 {}
@@ -144,9 +146,21 @@ class StripeEventInterpreter:
                 else {p: source.price_credits(p) for p in prices_to_look_up(invoice, catalog)}
             )
             credits = credits_for_invoice(invoice, catalog, looked_up)
-            return InvoiceEvent(event_id, signal, invoice, credits)
+            return InvoiceEvent(
+                event_id, signal, invoice, credits, rollover=rolls_over(invoice, catalog)
+            )
         except (NoCreditsRule, NotConfigured, NotFound, StripeRefused) as exc:
             return InvoiceEvent(event_id, signal, invoice, credits_problem=exc.message)
+
+    def _invoice_catalog(self, invoice: Invoice) -> Catalog:
+        """The catalog (its rollover entries apply to any invoice); a broken catalog file does
+        not block an invoice whose subscription's metadata.credits prices it."""
+        try:
+            return self._catalog()
+        except NotConfigured:
+            if invoice.metadata_credits is None:
+                raise
+            return Catalog()
 
     def _price(self, session: Mapping[str, Any]) -> tuple[int | None, str | None]:
         raw = metadata_of(session).get("credits")
