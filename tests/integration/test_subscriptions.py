@@ -192,6 +192,21 @@ def test_an_unregistered_user_gets_a_pending_grant_claimed_once_with_the_period_
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+def test_a_pending_grant_claimed_after_its_period_is_granted_and_expires_at_once(
+    app: TestClient, clock: ManualClock, shape: Shape
+) -> None:
+    deliver(app, paid(shape, clock, metadata={"user_id": "user_later"}))
+    clock.now = datetime.fromtimestamp(period_end(clock), UTC) + GRACE
+
+    assert register(app, "user_later")["balance"] == CREDITS
+    clock.now += timedelta(seconds=1)
+
+    assert expire_due(app) == CREDITS
+    assert balance(app, "user_later") == 0
+    assert [entry["kind"] for entry in ledger(app, "user_later")] == ["expiry", "purchase"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
 def test_later_invoices_find_the_user_through_the_stored_customer_link(
     app: TestClient, clock: ManualClock, shape: Shape
 ) -> None:

@@ -11,7 +11,7 @@ domain/money_back.py on the purchase as this module leaves it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.keys import invoice_grant_key, purchase_grant_key
@@ -271,10 +271,13 @@ class Claim:
 def claim(grant: PendingGrant, purchase: Purchase, user_id: str, now: datetime) -> Claim:
     """The purchase is credited to `user_id` now; what the refunds before left goes with it."""
     change = PurchaseChange(user_id=user_id, credited_at=now)
-    expires = purchase.credits_expire_at
-    if grant.credits == 0 or (expires is not None and expires <= now):
-        # A subscription period's credits that expired before their buyer registered.
+    if grant.credits == 0:
         return Claim(change, None)
     reference = purchase.reference
     reason = f"purchase of {grant.credits} credits ({reference}), claimed on registration"
-    return Claim(change, _grant_posting(purchase, user_id, grant.credits, reference, reason))
+    posting = _grant_posting(purchase, user_id, grant.credits, reference, reason)
+    if posting.expires_at is not None and posting.expires_at <= now:
+        # A subscription period that ended before its buyer registered: granted, and taken by
+        # the next expiry run, so the ledger tells what happened to the credits.
+        posting = replace(posting, expires_at=now + timedelta(seconds=1))
+    return Claim(change, posting)
