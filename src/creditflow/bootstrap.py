@@ -66,6 +66,7 @@ def build_container(
         clock,
         settings.refund_policy,
         observer,
+        settings.subscription_grace,
     )
     queries = Queries(uow_factory)
     wallets = WalletOperations(uow_factory, clock, observer)

@@ -6,6 +6,7 @@ Nothing reads the environment at import time: the app factory and the CLI build 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -15,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from creditflow.domain.money_back import RefundPolicy
+from creditflow.domain.subscriptions import DEFAULT_GRACE
 from creditflow.logging_setup import LogFormat
 from creditflow.services.group_commit import DEFAULT_MAX_BATCH
 
@@ -77,6 +79,11 @@ class Settings(BaseSettings):
     expiry_interval_seconds: float = Field(
         60, ge=0, validation_alias=AliasChoices("CREDITFLOW_EXPIRY_INTERVAL")
     )
+    # How long a subscription period's credits outlive the period's end (a renewal's invoice is
+    # often paid a little after it): seconds, or an ISO 8601 duration such as P1D or PT12H.
+    subscription_grace: timedelta = Field(
+        DEFAULT_GRACE, validation_alias=AliasChoices("CREDITFLOW_SUBSCRIPTION_GRACE")
+    )
     metrics_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("CREDITFLOW_METRICS_KEY")
     )
@@ -133,6 +140,29 @@ class Settings(BaseSettings):
     def _blank_path_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("subscription_grace", mode="before")
+    @classmethod
+    def _grace_is_a_duration(cls, value: object) -> object:
+        """Whole seconds or an ISO 8601 duration; "1 day" or "-5" are refused, not guessed."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.isdecimal():
+                return timedelta(seconds=int(text))
+            if not text.upper().startswith("P"):
+                raise ValueError(
+                    f"{value!r} is not a duration: give whole seconds (86400) or an ISO 8601 "
+                    "duration (P1D, PT12H)"
+                )
+            return text
+        return value
+
+    @field_validator("subscription_grace")
+    @classmethod
+    def _grace_not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("must not be negative")
         return value
 
     @field_validator("database_url")

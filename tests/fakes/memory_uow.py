@@ -30,6 +30,7 @@ from creditflow.domain.wallet import (
 from creditflow.domain.wallet_batch import OpenedLot, combine
 from creditflow.errors import NotFound
 from creditflow.services.unit_of_work import (
+    Customers,
     Inbox,
     LedgerListener,
     PendingGrants,
@@ -202,6 +203,7 @@ class MemoryUnitOfWork:
     inbox: Inbox  # not in memory: the wallet paths never touch it
     purchases: Purchases
     pending: PendingGrants
+    customers: Customers
 
     def __init__(self, database: MemoryDatabase) -> None:
         self._database = database

@@ -83,15 +83,19 @@ def test_an_event_type_creditflow_does_not_act_on_is_stored_and_acknowledged_as_
     assert [stored["id"] for stored in listed["events"]] == [event["id"]]
 
 
-def test_a_subscription_mode_checkout_is_ignored_and_grants_nothing(client: TestClient) -> None:
+def test_a_subscription_mode_checkout_grants_nothing_itself(client: TestClient) -> None:
+    """It links the customer to the user (tests/integration/test_subscriptions.py); the
+    subscription's invoices grant."""
     register(client, "user_42")
     event = fixture("derived/checkout_session_completed_subscription.json")
     event["data"]["object"]["metadata"] = {"credits": "250"}
 
     response = deliver(client, event)
 
-    assert response.json()["status"] == "ignored"
+    assert response.json()["status"] == "processed"
     assert balance(client, "user_42") == 0
+    [purchase] = client.get("/v1/purchases", headers=auth()).json()["purchases"]
+    assert (purchase["status"], purchase["credits"]) == ("awaiting_payment", None)
 
 
 def test_a_paid_checkout_for_a_user_not_registered_yet_is_acknowledged_not_lost(

@@ -91,3 +91,21 @@ def test_a_payment_link_entry_gives_exactly_one_whole_number_or_the_catalog_is_r
 ) -> None:
     with pytest.raises(NotConfigured, match="plink_b"):
         catalog_from(tmp_path, f"[payment_links.plink_b]\n{entry}")
+
+
+def test_a_price_may_say_its_subscription_credits_roll_over(tmp_path: Path) -> None:
+    catalog = catalog_from(
+        tmp_path,
+        f"[prices.{PRICE}]\ncredits = 100\nrollover = true\n[prices.price_b]\ncredits = 5\n",
+    )
+
+    assert catalog.rollover == frozenset({PRICE})
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [("rollover = 1", "true or false"), ("rollover_max = 50", "not supported")],
+)
+def test_a_bad_rollover_is_refused(tmp_path: Path, entry: str, message: str) -> None:
+    with pytest.raises(NotConfigured, match=message):
+        catalog_from(tmp_path, f"[prices.{PRICE}]\ncredits = 100\n{entry}\n")

@@ -47,6 +47,8 @@ class Catalog:
     payment_links: Mapping[str, int] = field(default_factory=dict)
     packs: Mapping[str, str] = field(default_factory=dict)
     link_purchases: Mapping[str, int] = field(default_factory=dict)
+    # Prices whose subscription credits never expire (`rollover = true`): no reset per period.
+    rollover: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for name, price_id in self.packs.items():

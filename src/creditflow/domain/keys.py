@@ -24,6 +24,12 @@ def purchase_grant_key(purchase_id: int) -> str:
     return f"purchase:{purchase_id}:grant"
 
 
+def invoice_grant_key(invoice_id: str) -> str:
+    """A subscription period's credits: one grant per Stripe invoice, whichever of its events
+    (`invoice.paid`, `invoice.payment_succeeded`, a redelivery) or a later claim posts it."""
+    return f"invoice:{invoice_id}:grant"
+
+
 def purchase_adjustment_key(purchase_id: int, kind: str, event_id: str) -> str:
     """A refund or dispute movement of a purchase's credits: one per kind of movement and the
     provider's event that caused it (Stripe's evt_...), so no count of earlier entries is needed.

@@ -9,6 +9,7 @@ from enum import StrEnum
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.credits import NoCreditsRule
 from creditflow.domain.statuses import DisputeStatus
+from creditflow.domain.subscriptions import InvoiceEvent, SubscriptionCheckout
 
 
 class PaymentSignal(StrEnum):
@@ -96,4 +97,4 @@ class IgnoredEvent:
 
 
 MoneyBack = ChargeRefunded | RefundChanged | DisputeChanged
-Interpretation = PaymentEvent | MoneyBack | IgnoredEvent
+Interpretation = PaymentEvent | MoneyBack | InvoiceEvent | SubscriptionCheckout | IgnoredEvent

@@ -11,9 +11,10 @@ domain/money_back.py on the purchase as this module leaves it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from creditflow.domain.keys import purchase_grant_key
+from creditflow.domain.buyers import Buyer
+from creditflow.domain.keys import invoice_grant_key, purchase_grant_key
 from creditflow.domain.kinds import EntryKind
 from creditflow.domain.payments import ChargeRefunded, MoneyBack, PaymentEvent, PaymentSignal
 from creditflow.domain.pending import PendingGrant
@@ -177,12 +178,15 @@ def on_payment(
     if created:
         if plan is None:
             return PaymentDecision(NO_CHANGE, DeliveryStatus.PROCESSED)
-        return _credit(NO_CHANGE, purchase, payment, _required(plan))
+        return credit(
+            NO_CHANGE, purchase, payment.buyer, _reference(purchase, payment), _required(plan)
+        )
     step = advance(purchase.payment_state, payment.signal)
     learned = _learned_ids(purchase, payment)
     if step.grants_credits:  # only on a paid signal, so a plan was made
         grant = _required(plan)
-        return _credit(_granted(grant, payment, now).then(learned), purchase, payment, grant)
+        change = _granted(grant, payment, now).then(learned)
+        return credit(change, purchase, payment.buyer, _reference(purchase, payment), grant)
     if purchase.payment_state is step.state and learned.is_empty:
         return PaymentDecision(NO_CHANGE, DeliveryStatus.DUPLICATE)
     return PaymentDecision(
@@ -221,16 +225,18 @@ def _learned_ids(purchase: Purchase, payment: PaymentEvent) -> PurchaseChange:
     return learned
 
 
-def _credit(
-    change: PurchaseChange, purchase: Purchase, payment: PaymentEvent, grant: Grant
+def _reference(purchase: Purchase, payment: PaymentEvent) -> str:
+    return payment.checkout_session_id or purchase.reference
+
+
+def credit(
+    change: PurchaseChange, purchase: Purchase, buyer: Buyer, reference: str, grant: Grant
 ) -> PaymentDecision:
     """`change`, and the grant into the buyer's wallet or parked until they register."""
     processed = DeliveryStatus.PROCESSED
     if grant.user_id is None:
-        buyer = payment.buyer
         parked = ParkedGrant(purchase.id, buyer.user_id, buyer.email, grant.credits)
         return PaymentDecision(change, processed, parked=parked)
-    reference = payment.checkout_session_id or purchase.reference
     reason = f"purchase of {grant.credits} credits ({reference})"
     posting = _grant_posting(purchase, grant.user_id, grant.credits, reference, reason)
     return PaymentDecision(change, processed, posting=posting)
@@ -239,15 +245,18 @@ def _credit(
 def _grant_posting(
     purchase: Purchase, user_id: str, credits: int, reference: str, reason: str
 ) -> Posting:
-    # One key per purchase, shared by a direct grant and a later claim: granted at most once.
+    # One key per purchase (per invoice for a subscription's), shared by a direct grant and a
+    # later claim: granted at most once. A subscription period's credits expire with it.
+    invoice = purchase.invoice_id
     return Posting(
         user_id=user_id,
         delta=credits,
         kind=EntryKind.PURCHASE,
         reference=reference,
-        key=purchase_grant_key(purchase.id),
+        key=purchase_grant_key(purchase.id) if invoice is None else invoice_grant_key(invoice),
         reason=reason,
         purchase_id=purchase.id,
+        expires_at=purchase.credits_expire_at,
     )
 
 
@@ -266,4 +275,9 @@ def claim(grant: PendingGrant, purchase: Purchase, user_id: str, now: datetime) 
         return Claim(change, None)
     reference = purchase.reference
     reason = f"purchase of {grant.credits} credits ({reference}), claimed on registration"
-    return Claim(change, _grant_posting(purchase, user_id, grant.credits, reference, reason))
+    posting = _grant_posting(purchase, user_id, grant.credits, reference, reason)
+    if posting.expires_at is not None and posting.expires_at <= now:
+        # A subscription period that ended before its buyer registered: granted, and taken by
+        # the next expiry run, so the ledger tells what happened to the credits.
+        posting = replace(posting, expires_at=now + timedelta(seconds=1))
+    return Claim(change, posting)

@@ -37,11 +37,18 @@ class Purchase:
     created_at: datetime
     updated_at: datetime
     credited_at: datetime | None
+    invoice_id: str | None = None  # a subscription invoice's purchase
+    credits_expire_at: datetime | None = None  # its period's credits expire then
 
     @property
     def reference(self) -> str:
         """How people and Stripe's Dashboard name this payment."""
-        return self.checkout_session_id or self.payment_intent_id or f"purchase:{self.id}"
+        return (
+            self.checkout_session_id
+            or self.payment_intent_id
+            or self.invoice_id
+            or f"purchase:{self.id}"
+        )
 
     @property
     def is_credited(self) -> bool:
@@ -78,6 +85,7 @@ class PurchaseChange:
     credits_held: Kept[int] = KEEP
     credits_written_off: Kept[int] = KEEP
     credited_at: Kept[datetime | None] = KEEP
+    credits_expire_at: Kept[datetime | None] = KEEP
 
     def written(self) -> dict[str, Any]:
         """The fields this change writes, by name, with their new values (typed by the fields
@@ -121,6 +129,8 @@ class NewPurchase:
     payment_link: str | None = None
     credits: int | None = None
     credited_at: datetime | None = None
+    invoice_id: str | None = None
+    credits_expire_at: datetime | None = None
 
     @property
     def status(self) -> PurchaseStatus:

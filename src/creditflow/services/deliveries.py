@@ -18,6 +18,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from creditflow.domain import purchase
@@ -25,10 +26,12 @@ from creditflow.domain.buyers import Buyer
 from creditflow.domain.money_back import RefundPolicy
 from creditflow.domain.payments import IgnoredEvent, Interpretation, MoneyBack, PaymentEvent
 from creditflow.domain.statuses import DeliveryStatus
+from creditflow.domain.subscriptions import DEFAULT_GRACE, InvoiceEvent, SubscriptionCheckout
 from creditflow.errors import DatabaseUnavailable, NeedsAttention, NotFound, StripeUnavailable
 from creditflow.services.clock import Clock
 from creditflow.services.observer import NO_OBSERVER, Observer
 from creditflow.services.purchases import BuyerFound, apply_money_back, apply_payment
+from creditflow.services.subscriptions import apply_invoice, apply_subscription_checkout
 from creditflow.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -85,12 +88,14 @@ class DeliveryService:
         clock: Clock,
         refund_policy: RefundPolicy,
         observer: Observer = NO_OBSERVER,
+        subscription_grace: timedelta = DEFAULT_GRACE,
     ) -> None:
         self._uow = uow_factory
         self._interpreter = interpreter
         self._clock = clock
         self._policy = refund_policy
         self._observer = observer
+        self._grace = subscription_grace
 
     def receive(self, delivery: Delivery) -> DeliveryResult:
         interpretation = self._interpret(delivery.event)
@@ -203,12 +208,16 @@ class DeliveryService:
     def _apply(
         self,
         uow: UnitOfWork,
-        interpretation: PaymentEvent | MoneyBack,
+        interpretation: PaymentEvent | MoneyBack | InvoiceEvent | SubscriptionCheckout,
         found: BuyerFound | None,
     ) -> DeliveryStatus:
         now = self._clock()
         if isinstance(interpretation, PaymentEvent):
             return apply_payment(uow, interpretation, now, self._policy, found)
+        if isinstance(interpretation, InvoiceEvent):
+            return apply_invoice(uow, interpretation, now, self._grace)
+        if isinstance(interpretation, SubscriptionCheckout):
+            return apply_subscription_checkout(uow, interpretation, now)
         return apply_money_back(uow, interpretation, now, self._policy)
 
 

@@ -48,7 +48,7 @@ def apply_payment(
     transaction: that update was the costliest statement of a fulfilment.
     """
     needed = purchase.needs_recipient(payment)
-    recipient = _find_recipient(uow, payment.buyer, found) if needed else None
+    recipient = find_recipient(uow, payment.buyer, found) if needed else None
     plan = purchase.plan_grant(payment, recipient)
     first = purchase.first_sighting(payment, plan, now)
     # The wallet a new purchase's grant goes to is loaded with its insert (None: parked).
@@ -57,6 +57,19 @@ def apply_payment(
     decision = purchase.on_payment(loaded, payment, plan, now, created)
     if decision.outcome is DeliveryStatus.DUPLICATE:
         return decision.outcome
+    store_credit(uow, decision, now, wallet)
+    _settle(uow, loaded, decision.change, payment.event_id, now, policy)
+    return decision.outcome
+
+
+def store_credit(
+    uow: UnitOfWork,
+    decision: purchase.PaymentDecision,
+    now: datetime,
+    wallet: WalletState | None = None,
+) -> None:
+    """A decision's credits: parked as a pending grant, or posted to the wallet (`wallet`:
+    loaded already, with the purchase's insert)."""
     if decision.parked is not None:
         parked = decision.parked
         uow.pending.add(
@@ -68,8 +81,6 @@ def apply_payment(
         )
     if decision.posting is not None:
         post(uow, decision.posting, now, _loaded_for(wallet, decision.posting))
-    _settle(uow, loaded, decision.change, payment.event_id, now, policy)
-    return decision.outcome
 
 
 def apply_money_back(
@@ -115,7 +126,7 @@ def _settle(
         post(uow, posting, now)
 
 
-def _find_recipient(uow: UnitOfWork, buyer: Buyer, found: BuyerFound | None) -> str | None:
+def find_recipient(uow: UnitOfWork, buyer: Buyer, found: BuyerFound | None = None) -> str | None:
     """The user a payment's credits go to, if registered (`found`: looked up already). Only a
     payment that may be parked needs the identity lock: the buyer's registration, racing it,
     then either sees the pending grant or is seen here as a user."""

@@ -134,11 +134,27 @@ purchases = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("credited_at", UtcDateTime(), nullable=True),
+    # A subscription invoice's purchase (migration 0009): one row per invoice, so a period's
+    # credits are granted once; they expire with the period (plus the grace).
+    Column("invoice_id", String(255), nullable=True),
+    Column("credits_expire_at", UtcDateTime(), nullable=True),
     CheckConstraint("credits IS NULL OR credits > 0", name="credits_positive"),
     CheckConstraint("amount IS NULL OR amount >= 0", name="amount_not_negative"),
     # Listing filters by one of these and takes the newest ids: one index range, no sort.
     Index("ix_purchases_user_id_id", "user_id", "id"),
     Index("ix_purchases_status_id", "status", "id"),
+    Index("ix_purchases_invoice_id", "invoice_id", unique=True),
+)
+
+# The app's user behind a Stripe customer, linked by a subscription's Checkout Session, so later
+# invoices of that customer find the user even when they name none.
+stripe_customers = Table(
+    "stripe_customers",
+    metadata,
+    Column("customer_id", String(255), primary_key=True),
+    Column("user_id", String(255), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 refunds = Table(

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from creditflow.adapters.db import pipeline, reconnect
 from creditflow.adapters.db.audit import InvariantChecks
 from creditflow.adapters.db.repositories.console import ConsoleRepository
+from creditflow.adapters.db.repositories.customers import CustomerRepository
 from creditflow.adapters.db.repositories.inbox import InboxRepository, arrival_from
 from creditflow.adapters.db.repositories.ledger_totals import LedgerTotalsRepository
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
@@ -48,6 +49,7 @@ class UnitOfWork:
     console: ConsoleRepository
     ledger_totals: LedgerTotalsRepository
     invariants: InvariantChecks
+    customers: CustomerRepository
 
     def __init__(self, engine: Engine, on_commit: LedgerListener | None = None) -> None:
         self._engine = engine
@@ -72,6 +74,7 @@ class UnitOfWork:
         self.console = ConsoleRepository(connection)
         self.ledger_totals = LedgerTotalsRepository(connection)
         self.invariants = InvariantChecks(connection)
+        self.customers = CustomerRepository(connection)
         return self
 
     def __exit__(

@@ -6,6 +6,9 @@
     credits = 500              # per unit: times the quantity, read from Stripe's API
     [payment_links.plink_2FgHiJ]
     credits_per_purchase = 500 # sold in a fixed quantity: needs no API call (nor a key)
+    [prices.price_1Plan]
+    credits = 1000
+    rollover = true            # a subscription's credits for it never expire (default: reset)
     [packs.starter]            # sold by POST /v1/checkout-sessions {"pack": "starter"}
     price = "price_1PqXyZ"
     credits = 100              # optional: the same as a [prices.price_1PqXyZ] entry
@@ -38,7 +41,11 @@ def load_catalog(path: Path | None) -> Catalog:
         packs = _packs(document, prices)
         per_unit, per_purchase = _payment_links(document)
         return Catalog(
-            prices=prices, payment_links=per_unit, packs=packs, link_purchases=per_purchase
+            prices=prices,
+            payment_links=per_unit,
+            packs=packs,
+            link_purchases=per_purchase,
+            rollover=_rollover(document),
         )
     except ValueError as exc:
         raise NotConfigured(f"catalog {path}: {exc}") from exc
@@ -91,6 +98,20 @@ def _credits_table(document: dict[str, Any], name: str) -> dict[str, int]:
             raise ValueError(f"[{name}.{key}] needs `credits = <whole number>`")
         result[key] = entry["credits"]
     return result
+
+
+def _rollover(document: dict[str, Any]) -> frozenset[str]:
+    """The prices whose subscription credits roll over (`rollover = true`)."""
+    rolling = set()
+    for key, entry in _table(document, "prices").items():
+        if "rollover_max" in entry:
+            raise ValueError(f"[prices.{key}] rollover_max is not supported yet")
+        value = entry.get("rollover", False)
+        if not isinstance(value, bool):
+            raise ValueError(f"[prices.{key}] rollover must be true or false")
+        if value:
+            rolling.add(key)
+    return frozenset(rolling)
 
 
 def _payment_links(document: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:

@@ -16,6 +16,7 @@ from creditflow.adapters.stripe.fields import (
     text_of,
     time_of,
 )
+from creditflow.adapters.stripe.invoices import read_invoice
 from creditflow.adapters.stripe.money_back import MONEY_BACK_EVENTS, interpret_money_back
 from creditflow.adapters.stripe.payment_intents import (
     PAYMENT_INTENT_SIGNALS,
@@ -31,6 +32,15 @@ from creditflow.domain.credits import (
     needs_line_items,
 )
 from creditflow.domain.payments import IgnoredEvent, Interpretation, PaymentEvent, PaymentSignal
+from creditflow.domain.subscriptions import (
+    Invoice,
+    InvoiceEvent,
+    InvoiceSignal,
+    SubscriptionCheckout,
+    credits_for_invoice,
+    prices_to_look_up,
+    rolls_over,
+)
 from creditflow.errors import NeedsAttention, NotConfigured, NotFound, StripeRefused
 
 # checkout.session.completed says "paid" or "unpaid" itself (delayed payment methods).
@@ -40,15 +50,30 @@ CHECKOUT_SIGNALS: dict[str, PaymentSignal | None] = {
     "checkout.session.async_payment_failed": PaymentSignal.FAILED,
     "checkout.session.expired": PaymentSignal.EXPIRED,
 }
-HANDLED_EVENT_TYPES = (*CHECKOUT_SIGNALS, *PAYMENT_INTENT_SIGNALS, *MONEY_BACK_EVENTS)
+# Stripe's guidance: provision on invoice.paid; invoice.payment_succeeded of the same invoice
+# grants nothing more (one grant per invoice, enforced by the database).
+INVOICE_SIGNALS = {
+    "invoice.paid": InvoiceSignal.PAID,
+    "invoice.payment_succeeded": InvoiceSignal.PAID,
+    "invoice.payment_failed": InvoiceSignal.FAILED,
+}
+HANDLED_EVENT_TYPES = (
+    *CHECKOUT_SIGNALS,
+    *PAYMENT_INTENT_SIGNALS,
+    *MONEY_BACK_EVENTS,
+    *INVOICE_SIGNALS,
+)
 # `no_payment_required`: a 100% discount; the buyer still bought the pack.
 PAID_STATUSES = {"paid", "no_payment_required"}
 
 
 class LineItemSource(Protocol):
-    """Reads a session's line items from Stripe (`StripeGateway`); may raise StripeUnavailable."""
+    """Reads a session's line items and a price's metadata.credits from Stripe (`StripeGateway`);
+    may raise StripeUnavailable."""
 
     def line_items(self, checkout_session_id: str) -> list[LineItem]: ...
+
+    def price_credits(self, price_id: str) -> str | None: ...
 
 
 class StripeEventInterpreter:
@@ -64,6 +89,8 @@ class StripeEventInterpreter:
             return self._checkout(event_id, event_type, obj)
         if event_type in PAYMENT_INTENT_SIGNALS:
             return interpret_payment_intent(event_id, event_type, obj)
+        if event_type in INVOICE_SIGNALS:
+            return self._invoice(event_id, INVOICE_SIGNALS[event_type], obj)
         if event_type in MONEY_BACK_EVENTS:
             return interpret_money_back(event_id, event_type, obj, time_of(event, "created"))
         return IgnoredEvent(f"{event_type} is not an event creditflow acts on")
@@ -75,6 +102,15 @@ class StripeEventInterpreter:
         if session.get("object") != "checkout.session" or session_id is None:
             raise NeedsAttention(f"{event_type} does not carry a checkout session")
         mode = text_of(session, "mode") or "payment"
+        if mode == "subscription" and event_type == "checkout.session.completed":
+            return SubscriptionCheckout(
+                event_id=event_id,
+                customer_id=id_of(session, "customer"),
+                subscription_id=id_of(session, "subscription"),
+                invoice_id=id_of(session, "invoice"),
+                buyer=_buyer(session),
+                livemode=flag_of(session, "livemode"),
+            )
         if mode != "payment":
             return IgnoredEvent(f"checkout session in {mode} mode buys no credits")
         signal = CHECKOUT_SIGNALS[event_type] or _completed_signal(session)
@@ -92,6 +128,39 @@ class StripeEventInterpreter:
             credits=credits,
             credits_problem=problem,
         )
+
+    def _invoice(
+        self, event_id: str, signal: InvoiceSignal, obj: Mapping[str, Any]
+    ) -> Interpretation:
+        invoice = read_invoice(obj)
+        if invoice.subscription_id is None:
+            return IgnoredEvent(f"invoice {invoice.invoice_id} is not a subscription's")
+        if signal is not InvoiceSignal.PAID:
+            return InvoiceEvent(event_id, signal, invoice)
+        try:
+            catalog = self._invoice_catalog(invoice)
+            source = self._line_items
+            looked_up = (
+                {}
+                if source is None
+                else {p: source.price_credits(p) for p in prices_to_look_up(invoice, catalog)}
+            )
+            credits = credits_for_invoice(invoice, catalog, looked_up)
+            return InvoiceEvent(
+                event_id, signal, invoice, credits, rollover=rolls_over(invoice, catalog)
+            )
+        except (NoCreditsRule, NotConfigured, NotFound, StripeRefused) as exc:
+            return InvoiceEvent(event_id, signal, invoice, credits_problem=exc.message)
+
+    def _invoice_catalog(self, invoice: Invoice) -> Catalog:
+        """The catalog (its rollover entries apply to any invoice); a broken catalog file does
+        not block an invoice whose subscription's metadata.credits prices it."""
+        try:
+            return self._catalog()
+        except NotConfigured:
+            if invoice.metadata_credits is None:
+                raise
+            return Catalog()
 
     def _price(self, session: Mapping[str, Any]) -> tuple[int | None, str | None]:
         raw = metadata_of(session).get("credits")

@@ -57,6 +57,8 @@ class PurchaseRepository:
             "created_at": now,
             "updated_at": now,
             "credited_at": new.credited_at,
+            "invoice_id": new.invoice_id,
+            "credits_expire_at": new.credits_expire_at,
         }
         return inserting_row_if_absent(self._connection.dialect.name, purchases, None), values
 
@@ -84,6 +86,13 @@ class PurchaseRepository:
         if row is None:  # pragma: no cover - callers insert first
             raise LookupError(f"no purchase for {checkout_session_id} / {payment_intent_id}")
         return _purchase(row)
+
+    def lock_invoice(self, invoice_id: str) -> Purchase | None:
+        """The purchase of a subscription invoice, locked, if there is one."""
+        row = self._connection.execute(
+            select(purchases).where(purchases.c.invoice_id == invoice_id).with_for_update()
+        ).first()
+        return None if row is None else _purchase(row)
 
     def find(
         self, checkout_session_id: str | None, payment_intent_id: str | None
@@ -211,4 +220,6 @@ def purchase_from(m: Mapping[Any, Any]) -> Purchase:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         credited_at=m["credited_at"],
+        invoice_id=m["invoice_id"],
+        credits_expire_at=m["credits_expire_at"],
     )
