@@ -19,6 +19,17 @@ def grant_key(user_id: str, idempotency_key: str) -> str:
     return f"grant:{user_id}:{idempotency_key}"
 
 
+def hold_key(user_id: str, idempotency_key: str) -> str:
+    """The app's hold, unique per wallet and the app's own key (a hold is not a ledger entry:
+    this key is unique in the holds table)."""
+    return f"hold:{user_id}:{idempotency_key}"
+
+
+def hold_capture_key(hold_id: str) -> str:
+    """A hold is captured once: its spend entry's key."""
+    return f"{hold_id}:capture"
+
+
 def purchase_grant_key(purchase_id: int) -> str:
     """One key per purchase, shared by a direct grant and a later pending-grant claim."""
     return f"purchase:{purchase_id}:grant"

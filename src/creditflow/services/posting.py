@@ -55,7 +55,14 @@ def post_or_explain(
 def refusal_error(posting: Posting, refused: Refused) -> InsufficientCredits | InvalidRequest:
     if refused.why is Refusal.ALREADY_EXPIRED:
         return InvalidRequest("expires_at is in the past")
+    if refused.available is None:
+        return InsufficientCredits(
+            f"{posting.user_id} has {refused.balance} credits, {-posting.delta} needed",
+            balance=refused.balance,
+        )
     return InsufficientCredits(
-        f"{posting.user_id} has {refused.balance} credits, {-posting.delta} needed",
+        f"{posting.user_id} has {refused.available} credits available "
+        f"({refused.balance - refused.available} held), {-posting.delta} needed",
         balance=refused.balance,
+        available=refused.available,
     )
