@@ -55,6 +55,13 @@ def lot_expiry_key(lot_id: int) -> str:
     return f"{lot_reference(lot_id)}:expiry"
 
 
+def lot_part_expiry_key(lot_id: int, remaining: int) -> str:
+    """The part of an expired lot that live holds did not need (docs/design.md, holds): the
+    rest expires once they are closed, under `lot_expiry_key`. Named by what the lot held
+    then, which only shrinks past its expiry, so each part is posted once."""
+    return f"{lot_expiry_key(lot_id)}:{remaining}"
+
+
 def identity_lock_keys(user_id: str | None, email_key: str | None) -> list[str]:
     """The locks a payment that may be parked and a registration both take: its user id, its
     normalized e-mail."""

@@ -45,7 +45,7 @@ def post_or_explain(
     purchase (under the lock this transaction holds), to decide on what it read.
     """
     if loaded is None:
-        loaded = uow.wallets.load(posting.user_id, posting.key, posting.purchase_id)
+        loaded = uow.wallets.load(posting.user_id, posting.key, posting.purchase_id, now=now)
     decision = decide(loaded, posting, now)
     if isinstance(decision, Posted):
         return uow.wallets.store(decision)

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Protocol
 
 from creditflow.domain.deliveries import Arrival, StoredDelivery
+from creditflow.domain.holds import Hold, HoldStatus
 from creditflow.domain.money_back import RecordedRefund
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchase_record import NewPurchase, Purchase, PurchaseChange
@@ -27,10 +28,16 @@ class Wallets(Protocol):
     def get(self, user_id: str) -> Wallet | None: ...
 
     def load(
-        self, user_id: str, key: str | None = None, purchase_id: int | None = None
+        self,
+        user_id: str,
+        key: str | None = None,
+        purchase_id: int | None = None,
+        *,
+        now: datetime | None = None,
     ) -> WalletState:
         """The wallet locked for this transaction, its open lots (and `purchase_id`'s lot),
-        and the entry already under `key`; NotFound without a wallet."""
+        the credits its holds live at `now` reserve (every open hold's without `now`), and the
+        entry already under `key`; NotFound without a wallet."""
         ...
 
     def store(self, posted: Posted) -> LedgerEntry:
@@ -40,6 +47,32 @@ class Wallets(Protocol):
     def expired_lots(self, now: datetime, limit: int) -> list[tuple[str, Lot]]: ...
 
     def entries(self, user_id: str, *, limit: int, before_id: int | None) -> list[LedgerEntry]: ...
+
+
+class Holds(Protocol):
+    def get(self, hold_id: str) -> Hold | None: ...
+
+    def lock(self, hold_id: str) -> Hold | None:
+        """The hold locked for this transaction (after its wallet: the one lock order)."""
+        ...
+
+    def by_key(self, key: str) -> Hold | None: ...
+
+    def live_total(self, user_id: str, now: datetime) -> int: ...
+
+    def add(self, hold: Hold) -> None: ...
+
+    def close(self, hold: Hold, now: datetime) -> None:
+        """Store the capture or void decided on the hold as locked."""
+        ...
+
+    def of_wallet(
+        self, user_id: str, status: HoldStatus | None, now: datetime, limit: int
+    ) -> list[Hold]: ...
+
+    def expire_due(self, now: datetime, limit: int) -> list[Hold]:
+        """Mark holds past their expiry expired (no credits move); those marked."""
+        ...
 
 
 class Users(Protocol):
@@ -152,6 +185,9 @@ class UnitOfWork(Protocol):
 
     @property
     def pending(self) -> PendingGrants: ...
+
+    @property
+    def holds(self) -> Holds: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

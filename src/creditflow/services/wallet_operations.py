@@ -41,7 +41,7 @@ class WalletOperations:
 
     def spend(self, user_id: str, credits: int, idempotency_key: str, reason: str) -> WalletChange:
         """Take credits, never below zero (402 with the balance otherwise)."""
-        _validate(credits, idempotency_key, reason)
+        validate_change(credits, idempotency_key, reason)
         posting = Posting(
             user_id=user_id,
             delta=-credits,
@@ -69,7 +69,7 @@ class WalletOperations:
         The expiry is part of the request its key stands for: a retry is checked against the
         original before the expiry is, so a retry after `expires_at` returns the original result.
         """
-        _validate(credits, idempotency_key, reason)
+        validate_change(credits, idempotency_key, reason)
         if expires_at is not None:
             expires_at = _in_utc(expires_at)
         posting = Posting(
@@ -117,7 +117,7 @@ def _in_utc(expires_at: datetime) -> datetime:
         raise InvalidRequest("expires_at is beyond the year 9999 in UTC") from exc
 
 
-def _validate(credits: int, idempotency_key: str, reason: str) -> None:
+def validate_change(credits: int, idempotency_key: str, reason: str) -> None:
     # A single change beyond MAX_CREDITS is a typo, and a few of them would overflow the
     # 64-bit balance (a 500 where the client needs a 422).
     if type(credits) is not int or not 0 < credits <= MAX_CREDITS:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from creditflow.adapters.db import reconnect
+from creditflow.adapters.db.repositories.holds import HoldRepository
 from creditflow.adapters.db.repositories.inbox import InboxRepository
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
 from creditflow.adapters.db.repositories.purchases import PurchaseRepository
@@ -36,6 +37,7 @@ class UnitOfWork:
     users: UserRepository
     wallets: WalletRepository
     pending: PendingGrantRepository
+    holds: HoldRepository
 
     def __init__(self, engine: Engine, on_commit: LedgerListener | None = None) -> None:
         self._engine = engine
@@ -56,6 +58,7 @@ class UnitOfWork:
         self.purchases = PurchaseRepository(connection)
         self.users = UserRepository(connection)
         self.wallets = WalletRepository(connection, self._posted.append)
+        self.holds = HoldRepository(connection)
         self.pending = PendingGrantRepository(connection)
         return self
 

@@ -8,7 +8,7 @@ the wallet row's lock, and `store` writes a `Posted` back: one round trip each o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Executable, bindparam, or_, select, update
 
 from creditflow.adapters.db.pipeline import Statement, run_together
 from creditflow.adapters.db.repositories._sql import upsert
+from creditflow.adapters.db.repositories.holds import LIVE_TOTAL
 from creditflow.adapters.db.tables import credit_lots, ledger_entries, wallets
 from creditflow.domain.kinds import LotSource
 from creditflow.domain.users import Wallet
@@ -23,6 +24,9 @@ from creditflow.domain.wallet import LedgerEntry, Lot, NewLot, Posted, Refill, W
 from creditflow.errors import NotFound
 
 EntryListener = Callable[[LedgerEntry], None]
+# A load told no time counts every hold not closed, expired or not: fewer credits to spend,
+# never more (domain/holds.py: a hold past its expiry stops counting for loads that say when).
+_EVERY_OPEN_HOLD = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class WalletRepository:
@@ -40,24 +44,31 @@ class WalletRepository:
         return Wallet(user_id=m["user_id"], balance=m["balance"], updated_at=m["updated_at"])
 
     def load(
-        self, user_id: str, key: str | None = None, purchase_id: int | None = None
+        self,
+        user_id: str,
+        key: str | None = None,
+        purchase_id: int | None = None,
+        *,
+        now: datetime | None = None,
     ) -> WalletState:
         """The wallet row locked first, so concurrent postings to one wallet queue up; then,
         each statement seeing every commit before the lock was granted, its open lots (and
-        `purchase_id`'s lot, even empty) and the entry already under `key`. One round trip on
-        PostgreSQL, BEGIN included (pipeline.py)."""
+        `purchase_id`'s lot, even empty), the credits its holds live at `now` reserve, and the
+        entry already under `key`. One round trip on PostgreSQL, BEGIN included (pipeline.py)."""
         statements: list[Statement] = [
             (_LOCK, {"user_id": user_id}),
             (_LOTS, {"user_id": user_id, "purchase_id": purchase_id}),
+            (LIVE_TOTAL, {"user_id": user_id, "now": now or _EVERY_OPEN_HOLD}),
         ]
         if key is not None:
             statements.append((_ENTRY, {"key": key}))
-        wallet, lots, *entry = run_together(self._connection, statements)
+        wallet, lots, held, *entry = run_together(self._connection, statements)
         if not wallet:
             raise NotFound(f"no user {user_id}")
         entries = {key: entry_from(entry[0][0])} if key is not None and entry[0] else {}
         balance = int(wallet[0]["balance"])
-        return WalletState(user_id, balance, tuple(lot_from(row) for row in lots), entries)
+        found = tuple(lot_from(row) for row in lots)
+        return WalletState(user_id, balance, found, entries, held=int(held[0]["held"]))
 
     def store(self, posted: Posted) -> LedgerEntry:
         """The entry, the lots it moves and the balance, written together: one round trip on

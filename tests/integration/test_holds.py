@@ -1,0 +1,195 @@
+"""Holds over HTTP on both engines: reserve, capture what the work cost, void the rest.
+
+What an app relies on: a hold keeps credits from every other spend until it is captured,
+voided or expires; a capture never takes more than the hold and happens once; a hold past its
+expiry stops counting at once, before any sweeper runs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import ClientFactory
+from tests.support import (
+    ManualClock,
+    auth,
+    container,
+    error_of,
+    grant,
+    ledger,
+    register,
+    spend,
+    table_snapshot,
+)
+
+USER = "user_1"
+
+
+def hold(client: httpx.Client, credits: int, key: str = "job_1", **fields: Any) -> httpx.Response:
+    body = {"credits": credits, "idempotency_key": key, "reason": "a long job", **fields}
+    return client.post(f"/v1/wallets/{USER}/holds", json=body, headers=auth())
+
+
+def capture(client: httpx.Client, hold_id: str, credits: int | None = None) -> httpx.Response:
+    body = {} if credits is None else {"credits": credits}
+    return client.post(f"/v1/holds/{hold_id}/capture", json=body, headers=auth())
+
+
+def void(client: httpx.Client, hold_id: str) -> httpx.Response:
+    return client.post(f"/v1/holds/{hold_id}/void", headers=auth())
+
+
+def wallet(client: httpx.Client) -> dict[str, Any]:
+    response = client.get(f"/v1/wallets/{USER}", headers=auth())
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def figures(client: httpx.Client) -> tuple[int, int, int]:
+    found = wallet(client)
+    return found["balance"], found["held"], found["available"]
+
+
+def with_credits(client: httpx.Client, credits: int = 100) -> httpx.Client:
+    register(client, USER)
+    assert grant(client, USER, credits, "welcome").status_code == 200
+    return client
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def app(client_for: ClientFactory, clock: ManualClock) -> TestClient:
+    """`USER` with 100 granted credits, on an app whose clock the test moves."""
+    client = client_for(clock=clock)
+    with_credits(client)
+    return client
+
+
+def test_a_hold_reserves_credits_and_a_part_capture_spends_them_once(app: TestClient) -> None:
+    opened = hold(app, 40)
+    assert opened.status_code == 201, opened.text
+    held = opened.json()
+    assert (held["status"], held["credits"], held["balance"], held["available"]) == (
+        "held",
+        40,
+        100,
+        60,
+    )
+    assert figures(app) == (100, 40, 60)
+
+    captured = capture(app, held["id"], 25)
+    assert captured.status_code == 200, captured.text
+    body = captured.json()
+    assert (body["status"], body["captured"], body["released"]) == ("captured", 25, 15)
+    assert (body["balance"], body["available"], body["replayed"]) == (75, 75, False)
+    [entry] = [e for e in ledger(app, USER) if e["kind"] == "spend"]
+    assert (entry["delta"], entry["reference"]) == (-25, held["id"])
+
+    again = capture(app, held["id"], 25)
+    assert again.status_code == 200
+    assert (again.json()["replayed"], again.json()["captured"]) == (True, 25)
+    assert error_of(capture(app, held["id"], 30)) == (409, "conflict")
+    assert error_of(void(app, held["id"])) == (409, "hold_closed")
+    assert figures(app) == (75, 0, 75)
+    assert len([e for e in ledger(app, USER) if e["kind"] == "spend"]) == 1
+
+
+def test_a_capture_without_credits_takes_the_whole_hold(app: TestClient) -> None:
+    held = hold(app, 30).json()
+    body = capture(app, held["id"]).json()
+    assert (body["captured"], body["released"], body["balance"]) == (30, 0, 70)
+
+
+def test_a_void_releases_the_hold_and_voiding_again_answers_the_same(app: TestClient) -> None:
+    held = hold(app, 30).json()
+    voided = void(app, held["id"])
+    assert voided.status_code == 200, voided.text
+    assert (voided.json()["status"], voided.json()["released"]) == ("voided", 30)
+    assert void(app, held["id"]).json()["replayed"] is True
+    assert figures(app) == (100, 0, 100)
+    assert error_of(capture(app, held["id"])) == (409, "hold_closed")
+    assert [e["kind"] for e in ledger(app, USER)] == ["grant"]
+
+
+def test_the_same_key_returns_the_first_hold_and_another_amount_is_a_conflict(
+    app: TestClient,
+) -> None:
+    first = hold(app, 30)
+    again = hold(app, 30)
+    assert (again.status_code, again.json()["replayed"]) == (200, True)
+    assert again.json()["id"] == first.json()["id"]
+    assert error_of(hold(app, 31)) == (409, "conflict")
+    assert figures(app) == (100, 30, 70)
+
+
+def test_a_hold_beyond_available_is_refused_with_the_balance_and_nothing_changes(
+    app: TestClient, database_url: str
+) -> None:
+    hold(app, 70)
+    before = table_snapshot(database_url)
+    refused = hold(app, 31, key="job_2")
+    assert error_of(refused) == (402, "insufficient_credits")
+    assert (refused.json()["error"]["balance"], refused.json()["error"]["available"]) == (100, 30)
+    assert table_snapshot(database_url) == before
+
+
+def test_a_spend_is_refused_while_the_credits_are_held(app: TestClient) -> None:
+    hold(app, 70)
+    refused = spend(app, USER, 31, "s1")
+    assert error_of(refused) == (402, "insufficient_credits")
+    assert refused.json()["error"]["available"] == 30
+    assert spend(app, USER, 30, "s2").status_code == 200
+    assert figures(app) == (70, 70, 0)
+
+
+def test_a_capture_beyond_the_hold_is_refused_and_changes_nothing(app: TestClient) -> None:
+    held = hold(app, 30).json()
+    assert error_of(capture(app, held["id"], 31)) == (409, "exceeds_hold")
+    assert figures(app) == (100, 30, 70)
+
+
+def test_a_hold_past_its_expiry_stops_counting_at_once_and_cannot_be_captured(
+    app: TestClient, clock: ManualClock
+) -> None:
+    held = hold(app, 40, expires_in_seconds=1).json()
+    assert figures(app) == (100, 40, 60)
+    clock.advance(timedelta(seconds=1))
+
+    assert figures(app) == (100, 0, 100)
+    refused = capture(app, held["id"])
+    assert error_of(refused) == (409, "hold_closed")
+    assert refused.json()["error"]["status"] == "expired"
+    assert app.get(f"/v1/holds/{held['id']}", headers=auth()).json()["status"] == "expired"
+
+    container(app).expiry.expire_due()
+    listed = app.get(f"/v1/wallets/{USER}/holds", params={"status": "expired"}, headers=auth())
+    assert [h["id"] for h in listed.json()["holds"]] == [held["id"]]
+    assert [e["kind"] for e in ledger(app, USER)] == ["grant"]  # no credits moved
+
+
+def test_the_wallets_holds_are_listed_by_status(app: TestClient) -> None:
+    live = hold(app, 10, key="a").json()
+    closed = hold(app, 10, key="b").json()
+    void(app, closed["id"])
+    listed = app.get(f"/v1/wallets/{USER}/holds", params={"status": "held"}, headers=auth())
+    assert [h["id"] for h in listed.json()["holds"]] == [live["id"]]
+    everything = app.get(f"/v1/wallets/{USER}/holds", headers=auth()).json()["holds"]
+    assert {h["id"] for h in everything} == {live["id"], closed["id"]}
+
+
+def test_an_unknown_hold_is_not_found(app: TestClient) -> None:
+    assert error_of(capture(app, "hold_nope")) == (404, "not_found")
+    assert error_of(void(app, "hold_nope")) == (404, "not_found")
+
+
+def test_an_expiry_beyond_a_day_is_refused(app: TestClient) -> None:
+    assert hold(app, 10, expires_in_seconds=86_401).status_code == 422
