@@ -193,3 +193,22 @@ def test_an_unknown_hold_is_not_found(app: TestClient) -> None:
 
 def test_an_expiry_beyond_a_day_is_refused(app: TestClient) -> None:
     assert hold(app, 10, expires_in_seconds=86_401).status_code == 422
+
+
+def test_an_expiring_lot_leaves_the_credits_live_holds_need_until_they_close(
+    client_for: ClientFactory, clock: ManualClock
+) -> None:
+    """docs/design.md, holds: lot expiry waits while live holds need its credits, so a live
+    hold's capture never fails; the rest of the lot expires once the hold is closed."""
+    app = client_for(clock=clock)
+    register(app, USER)
+    assert grant(app, USER, 100, "promo", expires_at=clock.now + timedelta(minutes=5)).status_code
+    held = hold(app, 30, expires_in_seconds=3600).json()
+    clock.advance(timedelta(minutes=10))
+
+    container(app).expiry.expire_due()
+    assert figures(app) == (30, 30, 0)
+    assert capture(app, held["id"], 10).json()["balance"] == 20
+    container(app).expiry.expire_due()
+    assert figures(app) == (0, 0, 0)
+    assert [e["delta"] for e in ledger(app, USER) if e["kind"] == "expiry"] == [-20, -70]
