@@ -13,7 +13,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+from creditflow.adapters.db.engine import build_engine
+from creditflow.adapters.db.tables import holds
 from tests.conftest import ClientFactory
 from tests.support import (
     ManualClock,
@@ -212,3 +215,22 @@ def test_an_expiring_lot_leaves_the_credits_live_holds_need_until_they_close(
     container(app).expiry.expire_due()
     assert figures(app) == (0, 0, 0)
     assert [e["delta"] for e in ledger(app, USER) if e["kind"] == "expiry"] == [-20, -70]
+
+
+def test_the_audit_names_a_wallet_whose_live_holds_exceed_its_balance(
+    app: TestClient, database_url: str
+) -> None:
+    held = hold(app, 60).json()
+    audit = container(app).audit
+    assert all(finding.holds for finding in audit.run())
+    engine = build_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(update(holds).where(holds.c.id == held["id"]).values(credits=101))
+        assert [f.breaches for f in audit.run() if not f.holds] == [
+            [f"user_id={USER}, balance=100, held=101"]
+        ]
+        with engine.begin() as connection:
+            connection.execute(update(holds).where(holds.c.id == held["id"]).values(credits=60))
+    finally:
+        engine.dispose()

@@ -91,6 +91,16 @@ INVARIANTS = (
         "WHERE kind = 'spend' AND balance_after < 0",
     ),
     Invariant(
+        "live_holds_within_balance",
+        "a wallet's live holds never exceed its balance (only a refund of credits held can make "
+        "them: their captures then collect what is left)",
+        # CURRENT_TIMESTAMP: both engines store and compare these in UTC (types.UtcDateTime).
+        """SELECT w.user_id, w.balance, SUM(h.credits) AS held
+           FROM wallets w JOIN holds h ON h.user_id = w.user_id
+           WHERE h.status = 'held' AND h.expires_at > CURRENT_TIMESTAMP
+           GROUP BY w.user_id, w.balance HAVING SUM(h.credits) > w.balance""",
+    ),
+    Invariant(
         "entries_have_reasons",
         "every ledger entry says why",
         "SELECT id FROM ledger_entries WHERE TRIM(reason) = ''",
