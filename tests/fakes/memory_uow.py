@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 
-from creditflow.domain.holds import Hold, HoldStatus, is_live, status_at
+from creditflow.domain.holds import Hold, HoldStatus, HoldTotals, is_live, status_at
 from creditflow.domain.users import User, Wallet
 from creditflow.domain.wallet import LedgerEntry, Lot, NewLot, Posted, Refill, WalletState
 from creditflow.errors import NotFound
@@ -154,6 +154,16 @@ class MemoryHolds:
         mine = [h for h in self._tables.holds.values() if h.user_id == user_id]
         chosen = [h for h in mine if status is None or status_at(h, now) is status]
         return sorted(chosen, key=lambda h: (h.created_at, h.id), reverse=True)[:limit]
+
+    def totals(self, now: datetime) -> HoldTotals:
+        seen = [status_at(h, now) for h in self._tables.holds.values()]
+        return HoldTotals(
+            opened=len(seen),
+            captured=seen.count(HoldStatus.CAPTURED),
+            voided=seen.count(HoldStatus.VOIDED),
+            expired=seen.count(HoldStatus.EXPIRED),
+            credits_held=sum(h.credits for h in self._tables.holds.values() if is_live(h, now)),
+        )
 
     def expire_due(self, now: datetime, limit: int) -> list[Hold]:
         due = [h for h in self._tables.holds.values() if status_at(h, now) is HoldStatus.EXPIRED]

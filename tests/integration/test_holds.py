@@ -18,6 +18,7 @@ from sqlalchemy import update
 from creditflow.adapters.db.engine import build_engine
 from creditflow.adapters.db.tables import holds
 from tests.conftest import ClientFactory
+from tests.integration.test_metrics import scrape
 from tests.support import (
     ManualClock,
     auth,
@@ -234,3 +235,20 @@ def test_the_audit_names_a_wallet_whose_live_holds_exceed_its_balance(
             connection.execute(update(holds).where(holds.c.id == held["id"]).values(credits=60))
     finally:
         engine.dispose()
+
+
+def test_the_metrics_count_holds_by_how_they_closed_and_the_credits_held(
+    app: TestClient, clock: ManualClock
+) -> None:
+    captured, voided = (hold(app, 10, key=key).json()["id"] for key in "ab")
+    hold(app, 10, key="c")
+    hold(app, 10, key="d")
+    capture(app, captured, 4)
+    void(app, voided)
+    hold(app, 5, key="e", expires_in_seconds=1)
+    clock.advance(timedelta(seconds=1))  # e expired, unswept; c and d hold 20
+
+    metrics = scrape(app)
+    counters = ("opened", "captured", "voided", "expired")
+    assert [metrics[f"creditflow_holds_{name}_total"] for name in counters] == [5, 1, 1, 1]
+    assert metrics["creditflow_credits_held"] == 20

@@ -53,6 +53,19 @@ class Hold:
         return self.credits - self.released
 
 
+@dataclass(frozen=True)
+class HoldTotals:
+    """Every hold ever opened, by how it closed, and what the live ones reserve now (metrics).
+
+    A hold past its expiry counts as expired before the sweeper marks it, as readers see it."""
+
+    opened: int = 0
+    captured: int = 0
+    voided: int = 0
+    expired: int = 0
+    credits_held: int = 0
+
+
 def is_live(hold: Hold, now: datetime) -> bool:
     """Counted in `held`: not closed, and not past its expiry (judged now, not by a sweeper)."""
     return hold.status is HoldStatus.HELD and now < hold.expires_at

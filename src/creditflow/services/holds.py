@@ -15,6 +15,7 @@ from creditflow.domain.holds import (
     Hold,
     HoldReplayed,
     HoldStatus,
+    HoldTotals,
     capture,
     expiry_after,
     open_hold,
@@ -128,6 +129,11 @@ class HoldService:
                 raise NotFound(f"no hold {hold_id}")
             balance, held = self._figures(uow, hold.user_id)
         return HoldResult(hold, status_at(hold, self._clock()), balance, balance - held)
+
+    def totals(self) -> HoldTotals:
+        """For the metrics, read at each scrape (raises `DatabaseUnavailable`)."""
+        with self._uow() as uow:
+            return uow.holds.totals(self._clock())
 
     def status_now(self, hold: Hold) -> HoldStatus:
         return status_at(hold, self._clock())

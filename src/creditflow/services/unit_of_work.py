@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Protocol
 
 from creditflow.domain.deliveries import Arrival, StoredDelivery
-from creditflow.domain.holds import Hold, HoldStatus
+from creditflow.domain.holds import Hold, HoldStatus, HoldTotals
 from creditflow.domain.money_back import RecordedRefund
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchase_record import NewPurchase, Purchase, PurchaseChange
@@ -73,6 +73,8 @@ class Holds(Protocol):
     def expire_due(self, now: datetime, limit: int) -> list[Hold]:
         """Mark holds past their expiry expired (no credits move); those marked."""
         ...
+
+    def totals(self, now: datetime) -> HoldTotals: ...
 
 
 class Users(Protocol):

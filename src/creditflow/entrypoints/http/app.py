@@ -35,7 +35,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     settings = settings if settings is not None else Settings()
     metrics = Metrics()
     container = build_container(settings, clock=clock, observer=metrics)
-    metrics.watch_database(container.queries.backlog, container.ledger_totals.read)
+    metrics.watch_database(
+        container.queries.backlog, container.ledger_totals.read, container.holds.totals
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, case, func, or_, select, update
 
 from creditflow.adapters.db.tables import holds
-from creditflow.domain.holds import Hold, HoldStatus
+from creditflow.domain.holds import Hold, HoldStatus, HoldTotals
 
 HELD = HoldStatus.HELD.value
 LIVE_TOTAL = select(func.coalesce(func.sum(holds.c.credits), 0).label("held")).where(
@@ -103,6 +103,23 @@ class HoldRepository:
             .returning(*holds.columns)
         )
         return [hold_from(row._mapping) for row in self._connection.execute(marked)]
+
+    def totals(self, now: datetime) -> HoldTotals:
+        """One GROUP BY over the holds table, a held hold past `now` counted as expired."""
+        lapsed = (holds.c.status == HELD) & (holds.c.expires_at <= now)
+        status = case((lapsed, HoldStatus.EXPIRED.value), else_=holds.c.status)
+        live_credits = case((holds.c.status == HELD, holds.c.credits), else_=0)
+        query = select(status, func.count(), func.sum(live_credits)).group_by(status)
+        counts = {
+            HoldStatus(s): (int(n), int(c or 0)) for s, n, c in self._connection.execute(query)
+        }
+        return HoldTotals(
+            opened=sum(n for n, _ in counts.values()),
+            captured=counts.get(HoldStatus.CAPTURED, (0, 0))[0],
+            voided=counts.get(HoldStatus.VOIDED, (0, 0))[0],
+            expired=counts.get(HoldStatus.EXPIRED, (0, 0))[0],
+            credits_held=counts.get(HoldStatus.HELD, (0, 0))[1],
+        )
 
     def _one(self, query: Select[Any]) -> Hold | None:
         row = self._connection.execute(query).one_or_none()
