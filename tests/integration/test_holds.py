@@ -23,10 +23,13 @@ from tests.support import (
     ManualClock,
     auth,
     container,
+    delivered,
     error_of,
     grant,
     ledger,
+    money_back_event,
     register,
+    register_and_buy,
     spend,
     table_snapshot,
 )
@@ -252,3 +255,19 @@ def test_the_metrics_count_holds_by_how_they_closed_and_the_credits_held(
     counters = ("opened", "captured", "voided", "expired")
     assert [metrics[f"creditflow_holds_{name}_total"] for name in counters] == [5, 1, 1, 1]
     assert metrics["creditflow_credits_held"] == 20
+
+
+def test_a_refund_of_held_credits_leaves_the_capture_what_is_left_never_below_zero(
+    client: TestClient,
+) -> None:
+    paid = register_and_buy(client, USER)  # 100 credits for 1000 cents
+    held = hold(client, 80).json()
+    assert delivered(client, money_back_event("charge_refunded_partial.json", paid)) == "processed"
+    assert figures(client) == (60, 80, -20)
+    assert all(finding.holds for finding in container(client).audit.run())
+
+    captured = capture(client, held["id"]).json()
+    assert (captured["captured"], captured["balance"], captured["available"]) == (60, 0, 0)
+    [entry] = [e for e in ledger(client, USER) if e["kind"] == "spend"]
+    assert entry["delta"] == -60
+    assert "20 not collected" in entry["reason"]
