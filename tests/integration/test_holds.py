@@ -116,6 +116,13 @@ def test_a_capture_without_credits_takes_the_whole_hold(app: TestClient) -> None
     assert (body["captured"], body["released"], body["balance"]) == (30, 0, 70)
 
 
+def test_a_capture_without_a_body_takes_the_whole_hold(app: TestClient) -> None:
+    held = hold(app, 30).json()
+    response = app.post(f"/v1/holds/{held['id']}/capture", headers=auth())
+    assert response.status_code == 200, response.text
+    assert (response.json()["captured"], response.json()["balance"]) == (30, 70)
+
+
 def test_a_void_releases_the_hold_and_voiding_again_answers_the_same(app: TestClient) -> None:
     held = hold(app, 30).json()
     voided = void(app, held["id"])
