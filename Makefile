@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: serve test lint bench-webhook bench-profile bench-ceiling bench-spend bench-scale \
+.PHONY: serve test lint bench-webhook bench-profile bench-ceiling bench-spend bench-holds bench-scale \
 	bench-round-trips bench-peer bench-console console-screenshots clean
 
 # Serving needs only the runtime dependencies; the dev tools (pytest, mypy, schemathesis,
@@ -56,6 +56,10 @@ bench-ceiling: $(BIN)/.bench-installed
 # Spends/s over HTTP on PostgreSQL (wrk), random wallets and one hot wallet.
 bench-spend: $(BIN)/.bench-installed
 	$(BIN)/python -m bench.spend.run $(BENCH_ARGS)
+
+# A 1-credit hold and its capture beside a plain 1-credit spend, over HTTP on PostgreSQL (issue 14).
+bench-holds: $(BIN)/.bench-installed
+	$(BIN)/python -m bench.spend.holds $(BENCH_ARGS)
 
 # Round trips to PostgreSQL per operation, counted on the wire, and the service's CPU per new paid
 # delivery (issue 12). Exits 1 above the round-trip targets; BENCH_ARGS=--check-cpu fails on CPU.

@@ -21,6 +21,7 @@ from creditflow.services.console import Console
 from creditflow.services.deliveries import DeliveryService
 from creditflow.services.expiry import ExpiryService
 from creditflow.services.group_commit import PostingBatcher
+from creditflow.services.holds import HoldService
 from creditflow.services.ledger_totals import LedgerTotalsReader
 from creditflow.services.observer import NO_OBSERVER, Observer
 from creditflow.services.queries import Queries
@@ -40,6 +41,7 @@ class Container:
     users: UserService
     wallets: WalletOperations
     expiry: ExpiryService
+    holds: HoldService
     audit: AuditService
     queries: Queries
     ledger_totals: LedgerTotalsReader  # the metrics counters' source; caches, one per process
@@ -79,6 +81,7 @@ def build_container(
         users=UserService(uow_factory, clock),
         wallets=wallets,
         expiry=ExpiryService(uow_factory, clock),
+        holds=HoldService(uow_factory, clock),
         audit=AuditService(uow_factory),
         queries=queries,
         ledger_totals=LedgerTotalsReader(uow_factory, clock),

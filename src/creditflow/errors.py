@@ -11,6 +11,8 @@ CreditflowError
 ├── Unauthorized             /v1 without the right bearer key
 ├── NotFound                 unknown user, event, Stripe object, ...
 ├── Conflict                 the request contradicts stored state (e-mail taken, key reused)
+│   ├── ExceedsHold          a capture of more credits than its hold holds
+│   └── HoldClosed           a capture or void of a hold captured, voided or expired
 ├── InsufficientCredits      a spend larger than the balance
 ├── InvalidRequest           the request is well-formed but its values are not acceptable
 │   └── StripeRefused        Stripe refused what we asked as invalid (no such price, bad URL)
@@ -73,6 +75,16 @@ class NotFound(CreditflowError):
 
 class Conflict(CreditflowError):
     code = "conflict"
+
+
+class ExceedsHold(Conflict):
+    code = "exceeds_hold"
+
+
+class HoldClosed(Conflict):
+    """`details["status"]` names what closed it: captured, voided or expired."""
+
+    code = "hold_closed"
 
 
 class InsufficientCredits(CreditflowError):

@@ -16,6 +16,7 @@ from datetime import datetime
 from types import TracebackType
 
 from creditflow.domain.deliveries import Arrival
+from creditflow.domain.holds import Hold, HoldStatus, HoldTotals, is_live, status_at
 from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.users import User, Wallet
 from creditflow.domain.wallet import (
@@ -45,6 +46,7 @@ class Tables:
     wallets: dict[str, Wallet] = field(default_factory=dict)
     lots: dict[int, tuple[str, Lot]] = field(default_factory=dict)  # id -> (user id, lot)
     entries: dict[str, LedgerEntry] = field(default_factory=dict)  # by idempotency key
+    holds: dict[str, Hold] = field(default_factory=dict)  # by id
     last_id: int = 0  # one sequence for lots and entries: ids are only compared for order
 
     def next_id(self) -> int:
@@ -61,7 +63,12 @@ class MemoryWallets:
         return self._tables.wallets.get(user_id)
 
     def load(
-        self, user_id: str, key: str | None = None, purchase_id: int | None = None
+        self,
+        user_id: str,
+        key: str | None = None,
+        purchase_id: int | None = None,
+        *,
+        now: datetime | None = None,
     ) -> WalletState:
         wallet = self._tables.wallets.get(user_id)
         if wallet is None:
@@ -73,7 +80,13 @@ class MemoryWallets:
         )
         original = None if key is None else self._tables.entries.get(key)
         entries = {} if key is None or original is None else {key: original}
-        return WalletState(user_id, wallet.balance, lots, entries)
+        held = sum(
+            hold.credits
+            for hold in self._tables.holds.values()
+            if hold.user_id == user_id
+            and (is_live(hold, now) if now else hold.status is HoldStatus.HELD)
+        )
+        return WalletState(user_id, wallet.balance, lots, entries, held)
 
     def store(self, posted: Posted) -> LedgerEntry:
         new = posted.entry
@@ -91,12 +104,14 @@ class MemoryWallets:
         self._stored.append(entry)
         return entry
 
-    def load_many(self, postings: Sequence[Posting]) -> dict[str, WalletState]:
+    def load_many(
+        self, postings: Sequence[Posting], now: datetime | None = None
+    ) -> dict[str, WalletState]:
         states: dict[str, WalletState] = {}
         for posting in postings:
             if posting.user_id not in self._tables.wallets:
                 continue
-            loaded = self.load(posting.user_id, posting.key, posting.purchase_id)
+            loaded = self.load(posting.user_id, posting.key, posting.purchase_id, now=now)
             had = states.get(posting.user_id)
             if had is not None:
                 lots = {lot.id: lot for lot in (*had.lots, *loaded.lots)}
@@ -169,6 +184,56 @@ class MemoryWallets:
         self._tables.lots[lot_id] = (user_id, lot)
 
 
+class MemoryHolds:
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    def get(self, hold_id: str) -> Hold | None:
+        return self._tables.holds.get(hold_id)
+
+    def lock(self, hold_id: str) -> Hold | None:
+        return self._tables.holds.get(hold_id)
+
+    def live_total(self, user_id: str, now: datetime) -> int:
+        mine = self._tables.holds.values()
+        return sum(h.credits for h in mine if h.user_id == user_id and is_live(h, now))
+
+    def by_key(self, key: str) -> Hold | None:
+        return next((h for h in self._tables.holds.values() if h.key == key), None)
+
+    def add(self, hold: Hold) -> None:
+        assert self.by_key(hold.key) is None, "the unique index refuses a key twice"
+        self._tables.holds[hold.id] = hold
+
+    def close(self, hold: Hold, now: datetime) -> None:
+        assert self._tables.holds[hold.id].status is HoldStatus.HELD, "closed twice"
+        self._tables.holds[hold.id] = hold
+
+    def of_wallet(
+        self, user_id: str, status: HoldStatus | None, now: datetime, limit: int
+    ) -> list[Hold]:
+        mine = [h for h in self._tables.holds.values() if h.user_id == user_id]
+        chosen = [h for h in mine if status is None or status_at(h, now) is status]
+        return sorted(chosen, key=lambda h: (h.created_at, h.id), reverse=True)[:limit]
+
+    def totals(self, now: datetime) -> HoldTotals:
+        seen = [status_at(h, now) for h in self._tables.holds.values()]
+        return HoldTotals(
+            opened=len(seen),
+            captured=seen.count(HoldStatus.CAPTURED),
+            voided=seen.count(HoldStatus.VOIDED),
+            expired=seen.count(HoldStatus.EXPIRED),
+            credits_held=sum(h.credits for h in self._tables.holds.values() if is_live(h, now)),
+        )
+
+    def expire_due(self, now: datetime, limit: int) -> list[Hold]:
+        due = [h for h in self._tables.holds.values() if status_at(h, now) is HoldStatus.EXPIRED]
+        due = [h for h in due if h.status is HoldStatus.HELD][:limit]
+        marked = [replace(h, status=HoldStatus.EXPIRED, released=h.credits) for h in due]
+        self._tables.holds.update((h.id, h) for h in marked)
+        return marked
+
+
 class MemoryUsers:
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
@@ -211,6 +276,7 @@ class MemoryUnitOfWork:
         self._posted: list[LedgerEntry] = []
         self.users = MemoryUsers(self._tables)
         self.wallets = MemoryWallets(self._tables, self._posted)
+        self.holds = MemoryHolds(self._tables)
 
     def __enter__(self) -> MemoryUnitOfWork:
         return self
@@ -258,5 +324,5 @@ class MemoryUnitOfWork:
         """One thread, one transaction at a time: nothing to serialise."""
 
     def _restore(self, tables: Tables) -> None:
-        for name in ("users", "wallets", "lots", "entries"):
+        for name in ("users", "wallets", "lots", "entries", "holds"):
             setattr(self._tables, name, getattr(tables, name))

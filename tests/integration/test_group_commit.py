@@ -8,7 +8,7 @@ import asyncio
 import random
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -22,6 +22,7 @@ from creditflow.domain.kinds import EntryKind
 from creditflow.domain.wallet import Conflicting, LedgerEntry, Posting, Refused, Replayed
 from creditflow.errors import NotFound
 from creditflow.services.group_commit import PostingBatcher
+from creditflow.services.holds import HoldService
 from creditflow.services.posting import post_or_explain
 from tests.support import assert_database_audit_clean, assert_ledger_matches_balances
 
@@ -242,3 +243,19 @@ def test_batchers_of_several_processes_sharing_wallets_neither_deadlock_nor_over
     assert taken == 3 * 60 - sum(balances(engine).values())
     assert all(isinstance(r, LedgerEntry | Refused) for r in outcomes)
     assert failed == [0, 0, 0]  # no batch met a deadlock (and was retried in parts)
+
+
+def test_a_batched_spend_may_use_only_what_live_holds_leave_available(
+    engine: Engine, batcher: PostingBatcher
+) -> None:
+    clock = [NOW]
+    holds = HoldService(lambda: UnitOfWork(engine), lambda: clock[0])
+    batcher.run([grant("ada", 10, "g"), grant("bob", 10, "g")])
+    holds.open("ada", 7, "job", "a long job", expires_in_seconds=600)
+    clock[0] = NOW - timedelta(seconds=600)
+    holds.open("bob", 7, "old job", "a job that timed out", expires_in_seconds=1)  # long expired
+
+    results = batcher.run([spend("ada", 4, "s1"), spend("ada", 3, "s2"), spend("bob", 10, "s")])
+
+    assert deltas(results) == ["Refused", -3, -10]
+    assert balances(engine) == {"ada": 7, "bob": 0, "cy": 0}

@@ -114,6 +114,7 @@ class CreditLifecycle(RuleBasedStateMachine):
         self.users: dict[str, str | None] = {}  # user id -> e-mail key
         self.all_payments: list[Payment] = []
         self.spend_keys: dict[str, tuple[str, int]] = {}
+        self.open_holds: list[str] = []  # ids not yet captured or voided by a rule
 
     def teardown(self) -> None:
         self.client.__exit__(None, None, None)
@@ -242,14 +243,14 @@ class CreditLifecycle(RuleBasedStateMachine):
     def spend(self, data: st.DataObject, credits: int, key: str) -> None:
         """Never below zero, never refused while the credits are there; a key spends once."""
         user_id = data.draw(st.sampled_from(sorted(self.users)))
-        before = balance(self.client, user_id)
+        before, available = self._figures(user_id)
         response = spend(self.client, user_id, credits, key)
         used = self.spend_keys.get(f"{user_id}:{key}")
         if used is not None:
             assert response.status_code == (200 if used == (key, credits) else 409), response.text
             assert balance(self.client, user_id) == before
             return
-        if credits <= before:
+        if credits <= available:
             assert response.status_code == 200, response.text
             assert response.json()["balance"] == before - credits
             self.spend_keys[f"{user_id}:{key}"] = (key, credits)
@@ -257,6 +258,50 @@ class CreditLifecycle(RuleBasedStateMachine):
             assert response.status_code == 402, response.text
             assert response.json()["error"]["balance"] == before
         assert balance(self.client, user_id) == response.json().get("balance", before)
+
+    @precondition(lambda self: bool(self.users))
+    @rule(data=st.data(), credits=st.integers(1, 300), minutes=st.integers(1, 60 * 24))
+    def hold(self, data: st.DataObject, credits: int, minutes: int) -> None:
+        """Held only from `available`; a hold moves no credits."""
+        user_id = data.draw(st.sampled_from(sorted(self.users)))
+        before, available = self._figures(user_id)
+        body = {
+            "credits": credits,
+            "idempotency_key": samples.new_id("job"),
+            "reason": "a long job",
+            "expires_in_seconds": minutes * 60,
+        }
+        response = self.client.post(f"/v1/wallets/{user_id}/holds", json=body, headers=auth())
+        if credits <= available:
+            assert response.status_code == 201, response.text
+            self.open_holds.append(response.json()["id"])
+            assert self._figures(user_id) == (before, available - credits)
+        else:
+            assert response.status_code == 402, response.text
+            assert response.json()["error"]["available"] == available
+            assert self._figures(user_id) == (before, available)
+
+    @precondition(lambda self: bool(self.open_holds))
+    @rule(data=st.data(), percent=st.integers(0, 100), voided=st.booleans())
+    def capture_or_void_a_hold(self, data: st.DataObject, percent: int, voided: bool) -> None:
+        """A live hold closes as asked, capturing at most what it holds; an expired one: 409."""
+        hold_id = data.draw(st.sampled_from(self.open_holds))
+        self.open_holds.remove(hold_id)
+        found = api_get(self.client, f"/v1/holds/{hold_id}")
+        before = balance(self.client, found["user_id"])
+        action = "void" if voided else "capture"
+        body = {} if voided else {"credits": found["credits"] * percent // 100}
+        response = self.client.post(f"/v1/holds/{hold_id}/{action}", json=body, headers=auth())
+        if found["status"] != "held":
+            assert response.status_code == 409, response.text
+            assert response.json()["error"]["code"] == "hold_closed"
+            return
+        assert response.status_code == 200, response.text
+        taken = response.json()["captured"]
+        assert taken <= (0 if voided else body["credits"])
+        assert (
+            balance(self.client, found["user_id"]) == before - taken == response.json()["balance"]
+        )
 
     @rule(
         user_id=st.sampled_from(USER_IDS),
@@ -330,6 +375,10 @@ class CreditLifecycle(RuleBasedStateMachine):
         )
         event["type"] = event_type
         return event
+
+    def _figures(self, user_id: str) -> tuple[int, int]:
+        found = api_get(self.client, f"/v1/wallets/{user_id}")
+        return found["balance"], found["available"]
 
     def _buyer_registered(self, payment: Payment) -> bool:
         if payment.user_id is not None:

@@ -41,14 +41,16 @@ class FaultyWallets(MemoryWallets):
         self._faults = faults
         self.keys: list[str] = []
 
-    def load_many(self, postings: Sequence[Posting]) -> dict[str, WalletState]:
+    def load_many(
+        self, postings: Sequence[Posting], now: datetime | None = None
+    ) -> dict[str, WalletState]:
         gate, self._faults.gate = self._faults.gate, None  # only the first load waits
         self._faults.loading.set()
         if gate is not None:
             gate.wait(5)
         if self._faults.unavailable:
             raise DatabaseUnavailable("database unavailable: OperationalError")
-        states = super().load_many(postings)
+        states = super().load_many(postings, now)
         for posting in postings:
             if posting.key in self._faults.load_misleads:  # someone else's wallet: decide raises
                 states[posting.user_id] = WalletState("someone-else", 0)

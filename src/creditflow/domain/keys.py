@@ -19,6 +19,17 @@ def grant_key(user_id: str, idempotency_key: str) -> str:
     return f"grant:{user_id}:{idempotency_key}"
 
 
+def hold_key(user_id: str, idempotency_key: str) -> str:
+    """The app's hold, unique per wallet and the app's own key (a hold is not a ledger entry:
+    this key is unique in the holds table)."""
+    return f"hold:{user_id}:{idempotency_key}"
+
+
+def hold_capture_key(hold_id: str) -> str:
+    """A hold is captured once: its spend entry's key."""
+    return f"{hold_id}:capture"
+
+
 def purchase_grant_key(purchase_id: int) -> str:
     """One key per purchase, shared by a direct grant and a later pending-grant claim."""
     return f"purchase:{purchase_id}:grant"
@@ -48,6 +59,13 @@ def lot_reference(lot_id: int) -> str:
 def lot_expiry_key(lot_id: int) -> str:
     """A lot expires once, however many expiry runs see it."""
     return f"{lot_reference(lot_id)}:expiry"
+
+
+def lot_part_expiry_key(lot_id: int, remaining: int) -> str:
+    """The part of an expired lot that live holds did not need (docs/design.md, holds): the
+    rest expires once they are closed, under `lot_expiry_key`. Named by what the lot held
+    then, which only shrinks past its expiry, so each part is posted once."""
+    return f"{lot_expiry_key(lot_id)}:{remaining}"
 
 
 def identity_lock_keys(user_id: str | None, email_key: str | None) -> list[str]:

@@ -39,6 +39,7 @@ class Posting:
     expires_at: datetime | None = None
     from_lot: int | None = None
     allow_debt: bool = False
+    reserved: int = 0  # held credits this posting releases and may use (a hold's capture)
 
     def __post_init__(self) -> None:
         if type(self.delta) is not int:
@@ -111,12 +112,19 @@ class WalletState:
     credits given back to that purchase refill it). `entries` are the entries already posted
     under the keys it was loaded for. Ids below 1 name a lot or entry decided in this state's
     history but not stored yet (a batch's store maps them to the ids the database gives).
+    `held` is what its live holds reserve (domain/holds.py): spends may use only `available`.
     """
 
     user_id: str
     balance: int
     lots: tuple[Lot, ...] = ()
     entries: Mapping[str, LedgerEntry] = field(default_factory=dict)
+    held: int = 0
+
+    @property
+    def available(self) -> int:
+        """What a spend or a new hold may use: the balance less the live holds."""
+        return self.balance - self.held
 
 
 @dataclass(frozen=True)
@@ -202,6 +210,7 @@ class Refusal(StrEnum):
 class Refused:
     balance: int
     why: Refusal = Refusal.INSUFFICIENT_CREDITS
+    available: int | None = None  # when holds, not the balance, made the credits too few
 
 
 Decision = Posted | Replayed | Conflicting | Refused
@@ -212,7 +221,7 @@ def decide(state: WalletState, posting: Posting, now: datetime) -> Decision:
 
     A key already posted answers first, whatever the balance now (a spend made when there was
     enough is a replay, not a refusal); then a new posting must not take the wallet below
-    zero unless it allows debt.
+    zero unless it allows debt, nor spend credits held (beyond those it `reserved`).
     """
     if state.user_id != posting.user_id:
         raise ValueError(f"a posting to {posting.user_id} decided on {state.user_id}'s wallet")
@@ -221,8 +230,11 @@ def decide(state: WalletState, posting: Posting, now: datetime) -> Decision:
         return Replayed(original) if same_request(original, posting) else Conflicting(original)
     if posting.expires_at is not None and posting.expires_at <= now:
         return Refused(state.balance, Refusal.ALREADY_EXPIRED)
-    if posting.delta < 0 and -posting.delta > state.balance and not posting.allow_debt:
-        return Refused(state.balance)
+    if posting.delta < 0 and not posting.allow_debt:
+        if -posting.delta > state.balance:
+            return Refused(state.balance)
+        if -posting.delta > state.available + posting.reserved:
+            return Refused(state.balance, available=state.available)
     balance = state.balance + posting.delta
     entry = NewEntry(
         user_id=posting.user_id,
@@ -242,7 +254,7 @@ def decide(state: WalletState, posting: Posting, now: datetime) -> Decision:
         takes = tuple(plan_take(state.lots, -posting.delta, _preferred_lot(state, posting)))
     elif (credits := credits_for_lots(posting.delta, state.balance)) > 0:
         lot = _lot_for(state, posting, credits)
-    after = _after(state, entry, takes, lot)
+    after = _after(state, entry, takes, lot, posting.reserved)
     return Posted(entry=entry, takes=takes, lot=lot, state=after)
 
 
@@ -283,6 +295,7 @@ def _after(
     entry: NewEntry,
     takes: tuple[tuple[int, int], ...],
     lot: NewLot | Refill | None,
+    released: int,
 ) -> WalletState:
     moved = dict(takes)
     if isinstance(lot, Refill):
@@ -293,4 +306,5 @@ def _after(
         lots.append(Lot(unstored_id, lot.source, lot.credits, lot.expires_at, lot.purchase_id))
     entry_id = min([0, *(old.id for old in state.entries.values())]) - 1
     entries = {**state.entries, entry.key: entry.stored(entry_id)}
-    return WalletState(state.user_id, entry.balance_after, tuple(lots), entries)
+    held = state.held - released
+    return WalletState(state.user_id, entry.balance_after, tuple(lots), entries, held)

@@ -2,6 +2,11 @@
 
 Each expiring lot is one small transaction (lock the wallet, take exactly what the lot still
 holds); its key makes running it from several servers at once harmless.
+
+Credits that live holds need do not expire yet (docs/design.md, holds): a lot expires only as
+far as the wallet's `available` allows, and the rest once the holds are closed, so a live
+hold's capture never lacks credits. Holds past their expiry are marked expired first: they
+stopped counting at their expiry already, and marking them moves nothing.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from creditflow.domain.keys import lot_expiry_key, lot_reference
+from creditflow.domain.keys import lot_expiry_key, lot_part_expiry_key, lot_reference
 from creditflow.domain.kinds import EntryKind
 from creditflow.domain.wallet import Posting
 from creditflow.services.clock import Clock
@@ -35,40 +40,67 @@ class ExpiryService:
         self._clock = clock
 
     def expire_due(self) -> list[ExpiredLot]:
-        """Expire every lot past its date; the lots whose credits this run took."""
+        """Expire every hold and lot past its date; the lots whose credits this run took.
+
+        A batch of lots none of which could expire (live holds need their credits) ends the
+        run: the next run tries them again."""
+        self.expire_holds()
         expired: list[ExpiredLot] = []
         while True:
             with self._uow() as uow:
                 due = uow.wallets.expired_lots(self._clock(), BATCH)
-            if not due:
+            took = [
+                ExpiredLot(user_id, lot.id, credits)
+                for user_id, lot in due
+                if (credits := self._expire(user_id, lot.id))
+            ]
+            if not took:
                 return expired
-            for user_id, lot in due:
-                credits = self._expire(user_id, lot.id)
-                if credits:
-                    expired.append(ExpiredLot(user_id, lot.id, credits))
+            expired += took
+
+    def expire_holds(self) -> int:
+        """Mark the holds past their expiry expired; how many. No ledger entry: no credits."""
+        count = 0
+        while True:
+            with self._uow() as uow:
+                marked = uow.holds.expire_due(self._clock(), BATCH)
+                uow.commit()
+            count += len(marked)
+            if len(marked) < BATCH:
+                if count:
+                    log.info("marked %d holds expired", count)
+                return count
 
     def _expire(self, user_id: str, lot_id: int) -> int:
         with self._uow() as uow:
             # Re-read under the wallet lock: a spend may have emptied the lot meanwhile.
-            wallet = uow.wallets.load(user_id, lot_expiry_key(lot_id))
+            now = self._clock()
+            wallet = uow.wallets.load(user_id, lot_expiry_key(lot_id), now=now)
             lot = next((lot for lot in wallet.lots if lot.id == lot_id), None)
-            if lot is None or lot.remaining == 0:
+            if lot is None:
                 return 0
+            credits = min(lot.remaining, max(0, wallet.available))
+            if credits == 0:
+                return 0
+            whole = credits == lot.remaining
+            key = lot_expiry_key(lot.id) if whole else lot_part_expiry_key(lot.id, lot.remaining)
             post(
                 uow,
                 Posting(
                     user_id=user_id,
-                    delta=-lot.remaining,
+                    delta=-credits,
                     kind=EntryKind.EXPIRY,
                     reference=lot_reference(lot.id),
-                    key=lot_expiry_key(lot.id),
-                    reason=f"{lot.remaining} credits expired (lot {lot.id}, "
-                    f"expired {lot.expires_at:%Y-%m-%d %H:%M} UTC)",
+                    key=key,
+                    reason=f"{credits} credits expired (lot {lot.id}, "
+                    f"expired {lot.expires_at:%Y-%m-%d %H:%M} UTC"
+                    + ("" if whole else f"; {lot.remaining - credits} wait for live holds")
+                    + ")",
                     from_lot=lot.id,
                 ),
-                self._clock(),
+                now,
                 wallet,
             )
             uow.commit()
-        log.info("expired %d credits of %s (lot %d)", lot.remaining, user_id, lot.id)
-        return lot.remaining
+        log.info("expired %d credits of %s (lot %d)", credits, user_id, lot.id)
+        return credits

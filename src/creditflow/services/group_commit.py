@@ -168,7 +168,7 @@ class PostingBatcher:
     def _committed(self, postings: Sequence[Posting]) -> list[Result]:
         now = self._clock()
         with self._uow() as uow:
-            states = uow.wallets.load_many(postings)
+            states = uow.wallets.load_many(postings, now)
             decided: list[Posted | Replayed | Conflicting | Refused | NotFound] = []
             for index, posting in enumerate(postings):
                 decided.append(_decided(states, posting, index, now))

@@ -45,7 +45,7 @@ def post_or_explain(
     purchase (under the lock this transaction holds), to decide on what it read.
     """
     if loaded is None:
-        loaded = uow.wallets.load(posting.user_id, posting.key, posting.purchase_id)
+        loaded = uow.wallets.load(posting.user_id, posting.key, posting.purchase_id, now=now)
     decision = decide(loaded, posting, now)
     if isinstance(decision, Posted):
         return uow.wallets.store(decision)
@@ -55,7 +55,14 @@ def post_or_explain(
 def refusal_error(posting: Posting, refused: Refused) -> InsufficientCredits | InvalidRequest:
     if refused.why is Refusal.ALREADY_EXPIRED:
         return InvalidRequest("expires_at is in the past")
+    if refused.available is None:
+        return InsufficientCredits(
+            f"{posting.user_id} has {refused.balance} credits, {-posting.delta} needed",
+            balance=refused.balance,
+        )
     return InsufficientCredits(
-        f"{posting.user_id} has {refused.balance} credits, {-posting.delta} needed",
+        f"{posting.user_id} has {refused.available} credits available "
+        f"({refused.balance - refused.available} held), {-posting.delta} needed",
         balance=refused.balance,
+        available=refused.available,
     )

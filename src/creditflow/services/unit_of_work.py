@@ -17,6 +17,7 @@ from typing import Protocol
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.deliveries import Arrival, StoredDelivery
 from creditflow.domain.findings import Finding
+from creditflow.domain.holds import Hold, HoldStatus, HoldTotals
 from creditflow.domain.ledger_totals import SplitGroups
 from creditflow.domain.money_back import RecordedRefund
 from creditflow.domain.operator_views import InboxCursor, InboxFilter, Refund, ReplayNote
@@ -31,20 +32,29 @@ class Wallets(Protocol):
     def get(self, user_id: str) -> Wallet | None: ...
 
     def load(
-        self, user_id: str, key: str | None = None, purchase_id: int | None = None
+        self,
+        user_id: str,
+        key: str | None = None,
+        purchase_id: int | None = None,
+        *,
+        now: datetime | None = None,
     ) -> WalletState:
         """The wallet locked for this transaction, its open lots (and `purchase_id`'s lot),
-        and the entry already under `key`; NotFound without a wallet."""
+        the credits its holds live at `now` reserve (every open hold's without `now`), and the
+        entry already under `key`; NotFound without a wallet."""
         ...
 
     def store(self, posted: Posted) -> LedgerEntry:
         """Write what `decide` returned: the entry, its lots and the balance, together."""
         ...
 
-    def load_many(self, postings: Sequence[Posting]) -> dict[str, WalletState]:
+    def load_many(
+        self, postings: Sequence[Posting], now: datetime | None = None
+    ) -> dict[str, WalletState]:
         """`load` for a batch (services/group_commit.py): the wallets these postings go to,
-        locked in user id order, with their lots and the entries under the postings' keys;
-        a wallet that does not exist is left out."""
+        locked in user id order, with their lots, the credits their holds live at `now`
+        reserve, and the entries under the postings' keys; a wallet that does not exist is
+        left out."""
         ...
 
     def store_many(self, batch: Sequence[Posted]) -> list[LedgerEntry]:
@@ -55,6 +65,34 @@ class Wallets(Protocol):
     def expired_lots(self, now: datetime, limit: int) -> list[tuple[str, Lot]]: ...
 
     def entries(self, user_id: str, *, limit: int, before_id: int | None) -> list[LedgerEntry]: ...
+
+
+class Holds(Protocol):
+    def get(self, hold_id: str) -> Hold | None: ...
+
+    def lock(self, hold_id: str) -> Hold | None:
+        """The hold locked for this transaction (after its wallet: the one lock order)."""
+        ...
+
+    def by_key(self, key: str) -> Hold | None: ...
+
+    def live_total(self, user_id: str, now: datetime) -> int: ...
+
+    def add(self, hold: Hold) -> None: ...
+
+    def close(self, hold: Hold, now: datetime) -> None:
+        """Store the capture or void decided on the hold as locked."""
+        ...
+
+    def of_wallet(
+        self, user_id: str, status: HoldStatus | None, now: datetime, limit: int
+    ) -> list[Hold]: ...
+
+    def expire_due(self, now: datetime, limit: int) -> list[Hold]:
+        """Mark holds past their expiry expired (no credits move); those marked."""
+        ...
+
+    def totals(self, now: datetime) -> HoldTotals: ...
 
 
 class Users(Protocol):
@@ -178,6 +216,9 @@ class UnitOfWork(Protocol):
 
     @property
     def customers(self) -> Customers: ...
+
+    @property
+    def holds(self) -> Holds: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -74,7 +74,7 @@ class WalletOperations:
 
 def spend_posting(user_id: str, credits: int, idempotency_key: str, reason: str) -> Posting:
     """A spend as the ledger posts it; InvalidRequest for values no spend may have."""
-    _validate(credits, idempotency_key, reason)
+    validate_change(credits, idempotency_key, reason)
     return Posting(
         user_id=user_id,
         delta=-credits,
@@ -89,7 +89,7 @@ def grant_posting(
     user_id: str, credits: int, idempotency_key: str, reason: str, expires_at: datetime | None
 ) -> Posting:
     """A grant as the ledger posts it, its expiry in UTC; InvalidRequest for bad values."""
-    _validate(credits, idempotency_key, reason)
+    validate_change(credits, idempotency_key, reason)
     return Posting(
         user_id=user_id,
         delta=credits,
@@ -132,7 +132,7 @@ def _in_utc(expires_at: datetime) -> datetime:
         raise InvalidRequest("expires_at is beyond the year 9999 in UTC") from exc
 
 
-def _validate(credits: int, idempotency_key: str, reason: str) -> None:
+def validate_change(credits: int, idempotency_key: str, reason: str) -> None:
     # A single change beyond MAX_CREDITS is a typo, and a few of them would overflow the
     # 64-bit balance (a 500 where the client needs a 422).
     if type(credits) is not int or not 0 < credits <= MAX_CREDITS:

@@ -93,6 +93,22 @@ INVARIANTS = (
         "WHERE kind = 'spend' AND balance_after < 0",
     ),
     Invariant(
+        "live_holds_within_balance",
+        "a wallet's live holds never exceed its balance, unless money went back (a refund or "
+        "dispute) since the oldest of them: their captures then collect what is left",
+        # CURRENT_TIMESTAMP: both engines store and compare these in UTC (types.UtcDateTime).
+        """SELECT w.user_id, w.balance, SUM(h.credits) AS held
+           FROM wallets w JOIN holds h ON h.user_id = w.user_id
+           WHERE h.status = 'held' AND h.expires_at > CURRENT_TIMESTAMP
+             AND NOT EXISTS (
+               SELECT 1 FROM ledger_entries e
+               WHERE e.user_id = w.user_id AND e.delta < 0
+                 AND e.kind IN ('refund', 'dispute_hold')
+                 AND e.created_at >= (SELECT MIN(o.created_at) FROM holds o
+                                      WHERE o.user_id = w.user_id AND o.status = 'held'))
+           GROUP BY w.user_id, w.balance HAVING SUM(h.credits) > w.balance""",
+    ),
+    Invariant(
         "entries_have_reasons",
         "every ledger entry says why",
         "SELECT id FROM ledger_entries WHERE TRIM(reason) = ''",

@@ -111,6 +111,45 @@ credit_lots = Table(
     Index("uq_credit_lots_purchase_id_user_id", "purchase_id", "user_id", unique=True),
 )
 
+# Credits reserved before the work (domain/holds.py); only a capture's ledger entry moves them.
+HOLD_STATUSES_SQL = "status IN ('held', 'captured', 'voided', 'expired')"
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(255), ForeignKey("wallets.user_id"), nullable=False),
+    Column("credits", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("idempotency_key", String(255), nullable=False, unique=True),
+    Column("reason", Text, nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("closed_at", UtcDateTime(), nullable=True),
+    Column("captured", BigInteger, nullable=False, server_default="0"),
+    Column("released", BigInteger, nullable=False, server_default="0"),
+    CheckConstraint("credits > 0", name="credits_positive"),
+    CheckConstraint(HOLD_STATUSES_SQL, name="status_known"),
+    CheckConstraint("captured >= 0 AND released >= 0", name="moved_not_negative"),
+    CheckConstraint("captured + released <= credits", name="moved_within_hold"),
+    CheckConstraint("reason <> ''", name="has_reason"),
+    # The wallet's live holds, summed by every load of the wallet: only open ones are indexed.
+    Index(
+        "ix_holds_user_id_live",
+        "user_id",
+        "expires_at",
+        sqlite_where=text("status = 'held'"),
+        postgresql_where=text("status = 'held'"),
+    ),
+    Index(
+        "ix_holds_expires_at_live",
+        "expires_at",
+        sqlite_where=text("status = 'held'"),
+        postgresql_where=text("status = 'held'"),
+    ),
+    Index("ix_holds_user_id_created_at", "user_id", "created_at"),
+)
+
 purchases = Table(
     "purchases",
     metadata,

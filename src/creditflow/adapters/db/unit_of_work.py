@@ -24,6 +24,7 @@ from creditflow.adapters.db import pipeline, reconnect
 from creditflow.adapters.db.audit import InvariantChecks
 from creditflow.adapters.db.repositories.console import ConsoleRepository
 from creditflow.adapters.db.repositories.customers import CustomerRepository
+from creditflow.adapters.db.repositories.holds import HoldRepository
 from creditflow.adapters.db.repositories.inbox import InboxRepository, arrival_from
 from creditflow.adapters.db.repositories.ledger_totals import LedgerTotalsRepository
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
@@ -50,6 +51,7 @@ class UnitOfWork:
     ledger_totals: LedgerTotalsRepository
     invariants: InvariantChecks
     customers: CustomerRepository
+    holds: HoldRepository
 
     def __init__(self, engine: Engine, on_commit: LedgerListener | None = None) -> None:
         self._engine = engine
@@ -70,6 +72,7 @@ class UnitOfWork:
         self.purchases = PurchaseRepository(connection)
         self.users = UserRepository(connection)
         self.wallets = WalletRepository(connection, self._posted.append)
+        self.holds = HoldRepository(connection)
         self.pending = PendingGrantRepository(connection)
         self.console = ConsoleRepository(connection)
         self.ledger_totals = LedgerTotalsRepository(connection)
@@ -143,7 +146,7 @@ class UnitOfWork:
             self.purchases.locking(new.checkout_session_id, new.payment_intent_id),
         ]
         if wallet_of is not None:
-            statements += self.wallets.loading(wallet_of)
+            statements += self.wallets.loading(wallet_of, now=now)
         inserted, locked, *wallet = pipeline.run_together(self._require(), statements)
         if not inserted and not locked:  # pragma: no cover - the insert or the lock finds it
             raise LookupError(f"no purchase for {new.checkout_session_id}")

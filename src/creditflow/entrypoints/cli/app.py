@@ -20,6 +20,7 @@ from creditflow.entrypoints.cli import (
     audit,
     console,
     doctor,
+    holds,
     operations,
     reconcile,
     records,
@@ -80,6 +81,10 @@ for record_command in (
 app.command(rich_help_panel="Operations", context_settings={"ignore_unknown_options": True})(
     reporting(operations.grant)
 )
+hold = typer.Typer(help="Act on one hold.", no_args_is_help=True)
+app.add_typer(hold, name="hold", rich_help_panel="Operations")
+hold.command("void")(reporting(holds.void))
+app.command(rich_help_panel="Records")(reporting(holds.holds))
 for operation in (
     operations.expire,
     reconcile.reconcile,

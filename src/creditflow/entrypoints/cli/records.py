@@ -74,12 +74,12 @@ def users_add(
 def wallet(user_id: UserId, as_json: JsonFlag = False) -> None:
     """Show a user's balance."""
     with open_services() as services:
-        found = services.queries.wallet(user_id)
-    out = WalletOut(user_id=found.user_id, balance=found.balance, updated_at=found.updated_at)
+        out = WalletOut.of(*services.holds.wallet(user_id))
     if as_json:
         print_json(out)
         return
-    show(Text(f"{out.user_id}: {out.balance} credits (last change {cell(out.updated_at)})"))
+    held = f", {out.held} held, {out.available} available" if out.held else ""
+    show(Text(f"{out.user_id}: {out.balance} credits{held} (last change {cell(out.updated_at)})"))
 
 
 def ledger(

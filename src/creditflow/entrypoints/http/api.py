@@ -97,8 +97,8 @@ def get_user(user_id: UserId, services: Services) -> UserWithBalanceOut:
     "/wallets/{user_id}", tags=["wallets"], response_model=WalletOut, responses=error_responses(404)
 )
 def get_wallet(user_id: UserId, services: Services) -> WalletOut:
-    wallet = services.queries.wallet(user_id)
-    return WalletOut(user_id=wallet.user_id, balance=wallet.balance, updated_at=wallet.updated_at)
+    """`available` is the balance less the live holds: what a spend or a new hold may use."""
+    return WalletOut.of(*services.holds.wallet(user_id))
 
 
 @router.get(

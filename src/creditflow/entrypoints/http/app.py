@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from creditflow import __version__
 from creditflow.adapters.db import reconnect
 from creditflow.bootstrap import Container, build_container
-from creditflow.entrypoints.http import api, checkout
+from creditflow.entrypoints.http import api, checkout, holds
 from creditflow.entrypoints.http.console import console_router
 from creditflow.entrypoints.http.docs import install_docs
 from creditflow.entrypoints.http.errors import error_body, error_responses, install_error_handlers
@@ -35,7 +35,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     settings = settings if settings is not None else Settings()
     metrics = Metrics()
     container = build_container(settings, clock=clock, observer=metrics)
-    metrics.watch_database(container.queries.backlog, container.ledger_totals.read)
+    metrics.watch_database(
+        container.queries.backlog, container.ledger_totals.read, container.holds.totals
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     install_error_handlers(app)
     app.include_router(webhook_router(legacy=settings.legacy_webhook))
     app.include_router(api.router)
+    app.include_router(holds.router)
     app.include_router(metrics_router())
     app.include_router(checkout.router)
     install_docs(app)

@@ -28,6 +28,7 @@ from prometheus_client import generate_latest as render
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.concurrency import run_in_threadpool
 
+from creditflow.domain.holds import HoldTotals
 from creditflow.domain.ledger_totals import LedgerTotals
 from creditflow.domain.statuses import DeliveryStatus
 from creditflow.entrypoints.http.auth import require_metrics_key
@@ -92,10 +93,13 @@ class Metrics:
         self.spends_refused.labels(InsufficientCredits.code)
 
     def watch_database(
-        self, backlog: Callable[[], Backlog], ledger_totals: Callable[[], LedgerTotals]
+        self,
+        backlog: Callable[[], Backlog],
+        ledger_totals: Callable[[], LedgerTotals],
+        hold_totals: Callable[[], HoldTotals],
     ) -> None:
         """Report what these read from the database at every scrape."""
-        self.registry.register(DatabaseCollector(backlog, ledger_totals))
+        self.registry.register(DatabaseCollector(backlog, ledger_totals, hold_totals))
 
     def delivery_settled(self, event_type: str, status: DeliveryStatus) -> None:
         # Event types come from verified deliveries only: Stripe's own, bounded set of names.
@@ -114,10 +118,14 @@ class DatabaseCollector:
     0 would look to Prometheus like a reset."""
 
     def __init__(
-        self, backlog: Callable[[], Backlog], ledger_totals: Callable[[], LedgerTotals]
+        self,
+        backlog: Callable[[], Backlog],
+        ledger_totals: Callable[[], LedgerTotals],
+        hold_totals: Callable[[], HoldTotals],
     ) -> None:
         self._backlog = backlog
         self._ledger_totals = ledger_totals
+        self._hold_totals = hold_totals
 
     def collect(self) -> Iterable[Metric]:
         up = GaugeMetricFamily(
@@ -126,6 +134,7 @@ class DatabaseCollector:
         try:
             backlog = self._backlog()
             totals = self._ledger_totals()
+            holds = self._hold_totals()
         except DatabaseUnavailable as exc:
             # The process's own counters are still worth scraping; the database's are absent.
             log.warning("metrics scrape without the database's series: %s", exc.message)
@@ -150,6 +159,23 @@ class DatabaseCollector:
             value=backlog.needs_attention,
         )
         yield from ledger_counters(totals)
+        yield from hold_metrics(holds)
+
+
+def hold_metrics(totals: HoldTotals) -> Iterable[Metric]:
+    """From the holds table: global across processes, like the ledger's counters."""
+    for name, what, value in (
+        ("opened", "Holds opened.", totals.opened),
+        ("captured", "Holds captured (their credits spent, in part or whole).", totals.captured),
+        ("voided", "Holds voided (every credit released).", totals.voided),
+        ("expired", "Holds past their expiry before a capture or void.", totals.expired),
+    ):
+        yield CounterMetricFamily(f"creditflow_holds_{name}", what, value=value)
+    yield GaugeMetricFamily(
+        "creditflow_credits_held",
+        "Credits reserved by live holds: in balances, not available to spend.",
+        value=totals.credits_held,
+    )
 
 
 def ledger_counters(totals: LedgerTotals) -> Iterable[Metric]:

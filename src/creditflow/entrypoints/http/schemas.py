@@ -12,7 +12,7 @@ from creditflow.domain.credits import MAX_CREDITS
 from creditflow.domain.deliveries import StoredDelivery
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchase_record import Purchase
-from creditflow.domain.users import User
+from creditflow.domain.users import User, Wallet
 from creditflow.domain.wallet import LedgerEntry
 from creditflow.services.wallet_operations import WalletChange
 
@@ -95,7 +95,19 @@ class UserWithBalanceOut(BaseModel):
 class WalletOut(BaseModel):
     user_id: str
     balance: int
+    held: int = Field(description="credits reserved by live holds")
+    available: int = Field(description="balance - held: what spends and new holds may use")
     updated_at: datetime
+
+    @classmethod
+    def of(cls, wallet: Wallet, held: int) -> WalletOut:
+        return cls(
+            user_id=wallet.user_id,
+            balance=wallet.balance,
+            held=held,
+            available=wallet.balance - held,
+            updated_at=wallet.updated_at,
+        )
 
 
 class LedgerEntryOut(BaseModel):

@@ -3,15 +3,16 @@
 Like `WalletRepository.load` and `.store`, for every wallet of a batch at once, deciding
 nothing. `load_many` locks the wallets in user id order, so two batches sharing wallets queue on
 the first they share and never wait on each other in a cycle (docs/design.md, locks), then reads
-their open lots and the entries already under the batch's keys: three statements, one round trip
-on PostgreSQL (pipeline.py). `store_many` writes what `combine` folded the batch into: on
-PostgreSQL one `unnest` statement per table, sent together; on SQLite plain statements, run
-many times over.
+their open lots, their live holds' totals and the entries under the batch's keys: four
+statements, one round trip on PostgreSQL (pipeline.py). `store_many` writes what `combine`
+folded the batch into: on PostgreSQL one `unnest` statement per table, sent together; on SQLite
+plain statements, run many times over.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     any_,
     bindparam,
+    func,
     or_,
     select,
     text,
@@ -33,28 +35,34 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from creditflow.adapters.db.pipeline import Statement, run_together
 from creditflow.adapters.db.repositories._sql import upsert
 from creditflow.adapters.db.repositories.wallets import entry_from, entry_values, lot_from
-from creditflow.adapters.db.tables import Id, credit_lots, ledger_entries, wallets
+from creditflow.adapters.db.tables import Id, credit_lots, holds, ledger_entries, wallets
+from creditflow.domain.holds import HoldStatus
 from creditflow.domain.wallet import LedgerEntry, Posted, Posting, WalletState
 from creditflow.domain.wallet_batch import BatchChanges, combine
 
 
-def load_many(connection: Connection, postings: Sequence[Posting]) -> dict[str, WalletState]:
+def load_many(
+    connection: Connection, postings: Sequence[Posting], now: datetime
+) -> dict[str, WalletState]:
     """The wallets `postings` go to, by user id, each with its lots (and the lot of each
-    posting's purchase, even empty) and the entries under its postings' keys. A wallet that
-    does not exist is absent: its postings are the caller's to answer (NotFound)."""
+    posting's purchase, even empty), the credits its holds live at `now` reserve, and the
+    entries under its postings' keys. A wallet that does not exist is absent: its postings are
+    the caller's to answer (NotFound)."""
     users = sorted({posting.user_id for posting in postings})
     purchases = sorted({p.purchase_id for p in postings if p.purchase_id is not None})
     keys = sorted({posting.key for posting in postings})
-    lock, lots, entries = _loads(connection.dialect.name)
-    found, lot_rows, entry_rows = run_together(
+    lock, lots, held, entries = _loads(connection.dialect.name)
+    found, lot_rows, held_rows, entry_rows = run_together(
         connection,
         [
             (lock, {"users": users}),
             (lots, {"users": users, "purchases": purchases}),
+            (held, {"users": users, "now": now}),
             (entries, {"keys": keys}),
         ],
     )
     by_key = {row["idempotency_key"]: entry_from(row) for row in entry_rows}
+    held_by_user = {row["user_id"]: int(row["held"]) for row in held_rows}
     return {
         row["user_id"]: WalletState(
             user_id=row["user_id"],
@@ -65,6 +73,7 @@ def load_many(connection: Connection, postings: Sequence[Posting]) -> dict[str, 
                 for posting in postings
                 if posting.user_id == row["user_id"] and posting.key in by_key
             },
+            held=held_by_user.get(row["user_id"], 0),
         )
         for row in found
     }
@@ -89,8 +98,9 @@ def store_many(connection: Connection, batch: Sequence[Posted]) -> list[LedgerEn
 
 
 @cache
-def _loads(dialect: str) -> tuple[Executable, Executable, Executable]:
-    """The locking read of the wallets, then their lots, then the entries under the keys."""
+def _loads(dialect: str) -> tuple[Executable, Executable, Executable, Executable]:
+    """The locking read of the wallets, then their lots, their live holds' totals, and the
+    entries under the keys."""
     lock = (
         select(wallets.c.user_id, wallets.c.balance)
         .where(_among(dialect, wallets.c.user_id, "users"))
@@ -108,10 +118,19 @@ def _loads(dialect: str) -> tuple[Executable, Executable, Executable]:
         )
         .order_by(credit_lots.c.id)
     )
+    held = (
+        select(holds.c.user_id, func.sum(holds.c.credits).label("held"))
+        .where(
+            _among(dialect, holds.c.user_id, "users"),
+            holds.c.status == HoldStatus.HELD.value,
+            holds.c.expires_at > bindparam("now"),
+        )
+        .group_by(holds.c.user_id)
+    )
     entries = select(ledger_entries).where(
         _among(dialect, ledger_entries.c.idempotency_key, "keys")
     )
-    return lock, lots, entries
+    return lock, lots, held, entries
 
 
 def _among(dialect: str, column: Column[Any], name: str) -> Any:

@@ -8,7 +8,7 @@ the wallet row's lock, and `store` writes a `Posted` back: one round trip each o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Executable, bindparam, or_, select, update
 
 from creditflow.adapters.db.pipeline import Rows, Statement, run_together
 from creditflow.adapters.db.repositories._sql import upsert
+from creditflow.adapters.db.repositories.holds import LIVE_TOTAL
 from creditflow.adapters.db.tables import credit_lots, ledger_entries, wallets
 from creditflow.domain.kinds import LotSource
 from creditflow.domain.users import Wallet
@@ -31,6 +32,9 @@ from creditflow.domain.wallet import (
 from creditflow.errors import NotFound
 
 EntryListener = Callable[[LedgerEntry], None]
+# A load told no time counts every hold not closed, expired or not: fewer credits to spend,
+# never more (domain/holds.py: a hold past its expiry stops counting for loads that say when).
+_EVERY_OPEN_HOLD = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class WalletRepository:
@@ -48,23 +52,33 @@ class WalletRepository:
         return Wallet(user_id=m["user_id"], balance=m["balance"], updated_at=m["updated_at"])
 
     def load(
-        self, user_id: str, key: str | None = None, purchase_id: int | None = None
+        self,
+        user_id: str,
+        key: str | None = None,
+        purchase_id: int | None = None,
+        *,
+        now: datetime | None = None,
     ) -> WalletState:
         """The wallet row locked first, so concurrent postings to one wallet queue up; then,
         each statement seeing every commit before the lock was granted, its open lots (and
-        `purchase_id`'s lot, even empty) and the entry already under `key`. One round trip on
-        PostgreSQL, BEGIN included (pipeline.py)."""
-        statements = self.loading(user_id, key, purchase_id)
+        `purchase_id`'s lot, even empty), the credits its holds live at `now` reserve, and the
+        entry already under `key`. One round trip on PostgreSQL, BEGIN included (pipeline.py)."""
+        statements = self.loading(user_id, key, purchase_id, now=now)
         return self.loaded(user_id, key, run_together(self._connection, statements))
 
     @staticmethod
     def loading(
-        user_id: str, key: str | None = None, purchase_id: int | None = None
+        user_id: str,
+        key: str | None = None,
+        purchase_id: int | None = None,
+        *,
+        now: datetime | None = None,
     ) -> list[Statement]:
         """`load`'s statements, for a load that sends them with others; `loaded` reads them."""
         statements: list[Statement] = [
             (_LOCK, {"user_id": user_id}),
             (_LOTS, {"user_id": user_id, "purchase_id": purchase_id}),
+            (LIVE_TOTAL, {"user_id": user_id, "now": now or _EVERY_OPEN_HOLD}),
         ]
         if key is not None:
             statements.append((_ENTRY, {"key": key}))
@@ -72,12 +86,13 @@ class WalletRepository:
 
     @staticmethod
     def loaded(user_id: str, key: str | None, results: Sequence[Rows]) -> WalletState:
-        wallet, lots, *entry = results
+        wallet, lots, held, *entry = results
         if not wallet:
             raise NotFound(f"no user {user_id}")
         entries = {key: entry_from(entry[0][0])} if key is not None and entry[0] else {}
         balance = int(wallet[0]["balance"])
-        return WalletState(user_id, balance, tuple(lot_from(row) for row in lots), entries)
+        found = tuple(lot_from(row) for row in lots)
+        return WalletState(user_id, balance, found, entries, held=int(held[0]["held"]))
 
     def store(self, posted: Posted) -> LedgerEntry:
         """The entry, the lots it moves and the balance, written together: one round trip on
@@ -97,11 +112,13 @@ class WalletRepository:
         self._on_store(entry)
         return entry
 
-    def load_many(self, postings: Sequence[Posting]) -> dict[str, WalletState]:
+    def load_many(
+        self, postings: Sequence[Posting], now: datetime | None = None
+    ) -> dict[str, WalletState]:
         """`load` for every wallet of a batch at once, locked in user id order."""
         from creditflow.adapters.db.repositories import wallet_batches  # it imports this module
 
-        return wallet_batches.load_many(self._connection, postings)
+        return wallet_batches.load_many(self._connection, postings, now or _EVERY_OPEN_HOLD)
 
     def store_many(self, batch: Sequence[Posted]) -> list[LedgerEntry]:
         """`store` for a batch decided in a row: set-based, every table written once."""

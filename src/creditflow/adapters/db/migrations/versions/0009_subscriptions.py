@@ -6,10 +6,9 @@
 - purchases.credits_expire_at: when that period's credits expire (period end plus the grace).
 - stripe_customers: the user a subscription's Checkout Session named for its customer.
 
-Chained on 0007 for now: another branch adds 0008, and the merge re-chains this one.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-03
 """
 
@@ -21,7 +20,7 @@ from alembic import op
 from creditflow.adapters.db.types import UtcDateTime
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
