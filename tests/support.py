@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Coroutine, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import httpx
 import stripe
@@ -33,6 +35,9 @@ WEBHOOK_SECRET = "whsec_test_c2VjcmV0LWZvci10ZXN0cw"
 OTHER_SECRET = "whsec_test_b3RoZXItZW5kcG9pbnQ"
 API_KEY = "cf_test_api_key_0123456789"
 PRICE = "price_1PgafmB7WZ01zgkW02Hf9z6c"  # the price of Stripe's example line item
+
+
+T = TypeVar("T")
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -410,3 +415,11 @@ def confirmed_payment(
     )
     assert sdk.v1.payment_intents.confirm(intent.id).status == "succeeded"
     return intent.id
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` in a thread of its own: a test in the same worker may have left an event
+    loop running in the main thread (Playwright's sync API keeps one for the session), and
+    `asyncio.run` refuses to start inside one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -24,7 +24,7 @@ from creditflow.errors import NotFound
 from creditflow.services.group_commit import PostingBatcher
 from creditflow.services.holds import HoldService
 from creditflow.services.posting import post_or_explain
-from tests.support import assert_database_audit_clean, assert_ledger_matches_balances
+from tests.support import assert_database_audit_clean, assert_ledger_matches_balances, run_coroutine
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 USERS = ("ada", "bob", "cy")
@@ -194,7 +194,7 @@ def test_many_concurrent_submits_on_a_hot_wallet_never_oversell(engine: Engine, 
         async with batcher:
             return list(await asyncio.gather(*(batcher.submit(s) for s in spends)))
 
-    results = asyncio.run(everyone())
+    results = run_coroutine(everyone())
 
     taken = sum(-r.delta for r in results if isinstance(r, LedgerEntry))
     assert taken == 100 - balances(engine)["ada"]
@@ -227,7 +227,7 @@ def test_batchers_of_several_processes_sharing_wallets_neither_deadlock_nor_over
                 return list(await asyncio.gather(*(batcher.submit(s) for s in spends)))
 
         try:
-            outcomes.extend(asyncio.run(submit_all()))
+            outcomes.extend(run_coroutine(submit_all()))
             failed.append(batcher.failed_batches)
         finally:
             own.dispose()

@@ -19,6 +19,7 @@ from creditflow.errors import DatabaseUnavailable
 from creditflow.services.group_commit import PostingBatcher
 from creditflow.services.posting import Outcome
 from tests.fakes.memory_uow import MemoryDatabase, MemoryUnitOfWork, MemoryWallets, Tables
+from tests.support import run_coroutine
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -125,7 +126,7 @@ async def submitted(world: World, postings: Sequence[Posting]) -> list[Outcome |
 def test_a_lone_posting_runs_at_once_as_a_batch_of_one() -> None:
     world = World()
 
-    (entry,) = asyncio.run(submitted(world, [grant("ada", 5, "g")]))
+    (entry,) = run_coroutine(submitted(world, [grant("ada", 5, "g")]))
 
     assert isinstance(entry, LedgerEntry)
     assert (world.batcher.batch_sizes, world.balance("ada")) == ([1], 5)
@@ -146,7 +147,7 @@ def test_postings_arriving_while_a_batch_runs_collect_for_the_next_up_to_the_cap
             gate.set()
             return list(await asyncio.gather(first, *later))
 
-    results = asyncio.run(scenario())
+    results = run_coroutine(scenario())
 
     assert world.batcher.batch_sizes == [1, 3, 2]
     assert [r.balance_after for r in results if isinstance(r, LedgerEntry)] == [10, 9, 8, 7, 6, 5]
@@ -207,7 +208,7 @@ def test_an_unreachable_database_is_every_postings_answer_and_nothing_commits() 
     world = World()
     world.faults.unavailable = True
 
-    results = asyncio.run(submitted(world, [grant("ada", 3, "a"), grant("bob", 1, "b")]))
+    results = run_coroutine(submitted(world, [grant("ada", 3, "a"), grant("bob", 1, "b")]))
 
     assert all(isinstance(r, DatabaseUnavailable) for r in results)
     assert world.faults.committed == []
@@ -226,7 +227,7 @@ def test_a_caller_that_went_away_leaves_its_posting_and_the_others_standing() ->
             gate.set()
             return await stays
 
-    assert isinstance(asyncio.run(scenario()), LedgerEntry)
+    assert isinstance(run_coroutine(scenario()), LedgerEntry)
     assert (world.balance("ada"), world.balance("bob")) == (5, 2)
 
 
@@ -243,7 +244,7 @@ def test_a_posting_submitted_once_the_batcher_is_closed_is_refused_not_left_wait
         with pytest.raises(RuntimeError, match="shutdown"):
             await asyncio.wait_for(world.batcher.submit(grant("ada", 1, "late")), 5)
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
     assert world.faults.committed == []
 
 
@@ -267,6 +268,6 @@ def test_with_two_lanes_a_posting_arriving_during_a_batch_runs_at_once_in_the_ot
 
     # (The memory tables are one transaction at a time: what two lanes leave there is the
     # integration tests' to say, on real databases.)
-    assert isinstance(asyncio.run(scenario()), LedgerEntry)
+    assert isinstance(run_coroutine(scenario()), LedgerEntry)
     assert world.batcher.batch_sizes == [1, 1]
     assert world.faults.committed == [["grant:bob:g"], ["grant:ada:g"]]
