@@ -229,9 +229,7 @@ class UnitOfWork(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    def commit(self) -> None:
-        """Commit, then report the ledger entries stored to the listener (the metrics)."""
-        ...
+    def commit(self) -> None: ...
 
     def receive(
         self,
@@ -257,10 +255,6 @@ class UnitOfWork(Protocol):
     def attempt(self) -> AbstractContextManager[None]:
         """A step that, failing, leaves the transaction only to be rolled back; DatabaseUnavailable
         when the connection is lost in it."""
-        ...
-
-    def savepoint(self) -> AbstractContextManager[None]:
-        """Undo a step's writes (and its entries' report) on error, keeping the transaction."""
         ...
 
     def lock_identities(self, keys: Iterable[str]) -> None:
@@ -327,4 +321,3 @@ class ReportingUnitOfWork(UnitOfWork, Protocol):
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 ReportingUnitOfWorkFactory = Callable[[], ReportingUnitOfWork]
-LedgerListener = Callable[[Sequence[LedgerEntry]], None]
