@@ -26,7 +26,8 @@ from creditflow.adapters.db.repositories.holds import HoldRepository
 from creditflow.adapters.db.repositories.inbox import InboxRepository, arrival_from
 from creditflow.adapters.db.repositories.ledger_totals import LedgerTotalsRepository
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
-from creditflow.adapters.db.repositories.purchases import PurchaseRepository, purchase_from
+from creditflow.adapters.db.repositories.purchases import PurchaseRepository
+from creditflow.adapters.db.repositories.rows import purchase_from
 from creditflow.adapters.db.repositories.users import UserRepository, user_from
 from creditflow.adapters.db.repositories.wallets import WalletRepository
 from creditflow.domain.buyers import Buyer

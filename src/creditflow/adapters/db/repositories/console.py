@@ -12,9 +12,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select, tuple_
 
-from creditflow.adapters.db.repositories.inbox import _delivery
-from creditflow.adapters.db.repositories.pending import _grant
-from creditflow.adapters.db.repositories.purchases import _purchase
+from creditflow.adapters.db.repositories.rows import (
+    delivery_from,
+    pending_grant_from,
+    purchase_from,
+)
 from creditflow.adapters.db.repositories.wallets import lot_from
 from creditflow.adapters.db.tables import (
     credit_lots,
@@ -54,7 +56,7 @@ class ConsoleRepository:
             query = query.where(
                 tuple_(events.received_at, events.id) < tuple_(after.received_at, after.event_id)
             )
-        return [_delivery(row) for row in self._connection.execute(query.limit(limit))]
+        return [delivery_from(row._mapping) for row in self._connection.execute(query.limit(limit))]
 
     def open_lots(self, user_id: str, limit: int) -> list[Lot]:
         """The first to expire first (never-expiring last): the ones support asks about."""
@@ -92,7 +94,7 @@ class ConsoleRepository:
             query = query.where(purchases.c.user_id == user_id)
         if before_id is not None:
             query = query.where(purchases.c.id < before_id)
-        return [_purchase(row) for row in self._connection.execute(query)]
+        return [purchase_from(row._mapping) for row in self._connection.execute(query)]
 
     def refunds_of(self, purchase_ids: Sequence[int]) -> list[Refund]:
         if not purchase_ids:
@@ -115,7 +117,7 @@ class ConsoleRepository:
         )
         if after_id is not None:
             query = query.where(pending_grants.c.id > after_id)
-        return [_grant(row) for row in self._connection.execute(query)]
+        return [pending_grant_from(row._mapping) for row in self._connection.execute(query)]
 
     def add_replay_note(self, event_id: str, note: ReplayNote) -> None:
         self._connection.execute(
