@@ -8,6 +8,7 @@ from functools import partial
 from sqlalchemy import Engine
 
 from creditflow.adapters.db.engine import build_engine
+from creditflow.adapters.db.migrate import MigrationState
 from creditflow.adapters.db.unit_of_work import UnitOfWork
 from creditflow.adapters.stripe.catalog import CatalogFile
 from creditflow.adapters.stripe.client import make_client
@@ -19,6 +20,7 @@ from creditflow.services.checkout import CheckoutService
 from creditflow.services.clock import Clock, utc_now
 from creditflow.services.console import Console
 from creditflow.services.deliveries import DeliveryService
+from creditflow.services.doctor import Doctor
 from creditflow.services.expiry import ExpiryService
 from creditflow.services.group_commit import PostingBatcher
 from creditflow.services.holds import HoldService
@@ -47,6 +49,7 @@ class Container:
     ledger_totals: LedgerTotalsReader  # the metrics counters' source; caches, one per process
     reconciler: Reconciler | None  # None without STRIPE_SECRET_KEY: nothing to ask
     console: Console  # the operator console's views and actions (/console)
+    doctor: Doctor  # `creditflow doctor` and the console's findings
     # /v1 spends and grants through group commit; None (one transaction each) unless configured
     batched_wallets: BatchedWalletOperations | None = None
 
@@ -89,6 +92,14 @@ def build_container(
         if gateway is None
         else Reconciler(gateway, deliveries, uow_factory, clock, HANDLED_EVENT_TYPES),
         console=Console(uow_factory, clock, queries, deliveries, wallets),
+        doctor=Doctor(
+            settings,
+            MigrationState(engine, settings.database_url),
+            gateway,
+            catalog,
+            queries.backlog,
+            HANDLED_EVENT_TYPES,
+        ),
         batched_wallets=BatchedWalletOperations(
             PostingBatcher(uow_factory, clock, settings.group_commit_max_batch), observer
         )

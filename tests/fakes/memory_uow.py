@@ -2,8 +2,8 @@
 through the real services without a database.
 
 It keeps what a real one promises the services: nothing is seen by the next unit of work unless
-committed, a failed savepoint undoes its step, and committed entries go to the listener. The
-inbox, purchases and pending grants are not kept in memory: touching them fails the test.
+committed. The inbox, purchases and pending grants are not kept in memory: touching them fails
+the test.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from creditflow.errors import NotFound
 from creditflow.services.unit_of_work import (
     Customers,
     Inbox,
-    LedgerListener,
     PendingGrants,
     Purchases,
     UnitOfWorkFactory,
@@ -55,9 +54,8 @@ class Tables:
 
 
 class MemoryWallets:
-    def __init__(self, tables: Tables, on_store: list[LedgerEntry]) -> None:
+    def __init__(self, tables: Tables) -> None:
         self._tables = tables
-        self._stored = on_store
 
     def get(self, user_id: str) -> Wallet | None:
         return self._tables.wallets.get(user_id)
@@ -101,7 +99,6 @@ class MemoryWallets:
         entry = new.stored(self._tables.next_id())
         self._tables.entries[new.key] = entry
         self._tables.wallets[new.user_id] = Wallet(new.user_id, new.balance_after, new.created_at)
-        self._stored.append(entry)
         return entry
 
     def load_many(
@@ -140,7 +137,6 @@ class MemoryWallets:
         for balance in changes.balances:
             wallet = Wallet(balance.user_id, balance.balance, balance.updated_at)
             self._tables.wallets[balance.user_id] = wallet
-        self._stored.extend(stored)
         return stored
 
     def expired_lots(self, now: datetime, limit: int) -> list[tuple[str, Lot]]:
@@ -256,9 +252,8 @@ class MemoryUsers:
 class MemoryDatabase:
     """What committed units of work left behind; `units_of_work()` opens them."""
 
-    def __init__(self, on_commit: LedgerListener | None = None) -> None:
+    def __init__(self) -> None:
         self.tables = Tables()
-        self.on_commit = on_commit
 
     def units_of_work(self) -> UnitOfWorkFactory:
         return lambda: MemoryUnitOfWork(self)
@@ -273,9 +268,8 @@ class MemoryUnitOfWork:
     def __init__(self, database: MemoryDatabase) -> None:
         self._database = database
         self._tables = copy.deepcopy(database.tables)
-        self._posted: list[LedgerEntry] = []
         self.users = MemoryUsers(self._tables)
-        self.wallets = MemoryWallets(self._tables, self._posted)
+        self.wallets = MemoryWallets(self._tables)
         self.holds = MemoryHolds(self._tables)
 
     def __enter__(self) -> MemoryUnitOfWork:
@@ -287,14 +281,10 @@ class MemoryUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._posted.clear()  # uncommitted work is dropped with this copy of the tables
+        """Nothing to undo: uncommitted work is dropped with this copy of the tables."""
 
     def commit(self) -> None:
         self._database.tables = copy.deepcopy(self._tables)
-        posted = self._posted[:]
-        self._posted.clear()
-        if posted and self._database.on_commit is not None:
-            self._database.on_commit(posted)
 
     def receive(self, **_delivery: object) -> tuple[Arrival, User | None]:
         """The inbox is not in memory (the module docstring)."""
@@ -309,20 +299,5 @@ class MemoryUnitOfWork:
         """Nothing to do: a failed step's writes go with the uncommitted copy of the tables."""
         yield
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        before = copy.deepcopy(self._tables)
-        posted_before = len(self._posted)
-        try:
-            yield
-        except BaseException:
-            self._restore(before)
-            del self._posted[posted_before:]
-            raise
-
     def lock_identities(self, keys: Iterable[str]) -> None:
         """One thread, one transaction at a time: nothing to serialise."""
-
-    def _restore(self, tables: Tables) -> None:
-        for name in ("users", "wallets", "lots", "entries", "holds"):
-            setattr(self._tables, name, getattr(tables, name))

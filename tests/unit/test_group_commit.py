@@ -38,7 +38,7 @@ class Faults:
 
 class FaultyWallets(MemoryWallets):
     def __init__(self, uow: FaultyUnitOfWork, faults: Faults) -> None:
-        super().__init__(uow.tables, uow.stored)
+        super().__init__(uow.tables)
         self._faults = faults
         self.keys: list[str] = []
 
@@ -80,10 +80,6 @@ class FaultyUnitOfWork(MemoryUnitOfWork):
     @property
     def tables(self) -> Tables:
         return self._tables
-
-    @property
-    def stored(self) -> list[LedgerEntry]:
-        return self._posted
 
     def commit(self) -> None:
         super().commit()

@@ -4,6 +4,8 @@ The original app lost payments to set-up mistakes nobody could see: a webhook UR
 legacy route, two URLs delivering every event twice, a secret that did not match. Each check here
 gathers one fact (settings, the database, Stripe's account) and says what is wrong and how to fix
 it; the endpoint review is a pure function of what Stripe lists, so its rules are tested alone.
+The database and Stripe are reached through ports (`Schema`, `DoctorGateway`) that bootstrap.py
+fills with adapters.
 """
 
 from __future__ import annotations
@@ -14,14 +16,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-
-from creditflow.adapters.db import migrate
-from creditflow.adapters.db.connection_errors import explain
-from creditflow.adapters.stripe.events import HANDLED_EVENT_TYPES
 from creditflow.domain.credits import Catalog
-from creditflow.errors import CreditflowError, NotFound
+from creditflow.errors import CreditflowError, DatabaseUnavailable, NotFound
 from creditflow.services.queries import Backlog
 from creditflow.settings import LEGACY_WEBHOOK_PATH, WEBHOOK_PATH, Settings
 
@@ -46,6 +42,17 @@ class Finding:
     fix: str | None = None
 
 
+class Schema(Protocol):
+    """The database's schema revision and the one this release needs (adapters/db/migrate.py)."""
+
+    def current_revision(self) -> str | None:
+        """None on an empty database; DatabaseUnavailable, its `fix` detail saying what to do,
+        when the database cannot be used."""
+        ...
+
+    def head_revision(self) -> str | None: ...
+
+
 class DoctorGateway(Protocol):
     def check_key(self) -> None: ...
     def webhook_endpoints(self) -> list[dict[str, Any]]: ...
@@ -63,16 +70,18 @@ class Doctor:
     def __init__(
         self,
         settings: Settings,
-        engine: Engine,
+        schema: Schema,
         gateway: DoctorGateway | None,
         catalog: Callable[[], Catalog],
         backlog: Callable[[], Backlog],
+        handled_event_types: Sequence[str],
     ) -> None:
         self._settings = settings
-        self._engine = engine
+        self._schema = schema
         self._gateway = gateway
         self._catalog = catalog
         self._backlog = backlog
+        self._handled = handled_event_types
 
     def examine(self, public_url: str | None = None) -> list[Finding]:
         findings = [*self._database(), *secret_findings(self._settings), self._api_key()]
@@ -84,18 +93,18 @@ class Doctor:
 
     def _database(self) -> list[Finding]:
         try:
-            current = migrate.current_revision(self._engine)
-        except SQLAlchemyError as exc:
-            failure = explain(exc, self._settings.database_url)
+            current = self._schema.current_revision()
+        except DatabaseUnavailable as exc:
+            fix = exc.details.get("fix")
             return [
                 Finding(
                     "database",
                     Level.PROBLEM,
-                    f"cannot use the database: {failure.reason}",
-                    failure.fix,
+                    f"cannot use the database: {exc.message}",
+                    fix if isinstance(fix, str) else None,
                 )
             ]
-        head = migrate.head_revision()
+        head = self._schema.head_revision()
         if current != head:
             return [
                 Finding(
@@ -159,7 +168,7 @@ class Doctor:
             return [Finding("stripe", Level.PROBLEM, exc.message, "check STRIPE_SECRET_KEY")]
         return [
             Finding("stripe", Level.OK, "STRIPE_SECRET_KEY works"),
-            *endpoint_findings(endpoints, public_url),
+            *endpoint_findings(endpoints, public_url, self._handled),
         ]
 
     def _catalog_entries(self) -> list[Finding]:
@@ -249,19 +258,19 @@ def secret_findings(settings: Settings) -> list[Finding]:
 
 
 def endpoint_findings(
-    endpoints: Sequence[Mapping[str, Any]], public_url: str | None
+    endpoints: Sequence[Mapping[str, Any]], public_url: str | None, handled: Sequence[str]
 ) -> list[Finding]:
     """Which of the account's webhook endpoints deliver to this service, and what is wrong.
 
     An endpoint is this service's when its path is the webhook path or the legacy one, and, when
-    the public URL is known, its host is that URL's.
+    the public URL is known, its host is that URL's; each must send every `handled` event type.
     """
     ours = [endpoint for endpoint in endpoints if _is_ours(endpoint, public_url)]
     enabled = [endpoint for endpoint in ours if endpoint.get("status") == "enabled"]
     findings = [
         *_legacy(ours),
         *_disabled(ours),
-        *_missing_events(enabled),
+        *_missing_events(enabled, handled),
     ]
     if not enabled:
         findings.append(
@@ -337,13 +346,13 @@ def _disabled(ours: Sequence[Mapping[str, Any]]) -> list[Finding]:
     ]
 
 
-def _missing_events(enabled: Sequence[Mapping[str, Any]]) -> list[Finding]:
+def _missing_events(enabled: Sequence[Mapping[str, Any]], handled: Sequence[str]) -> list[Finding]:
     findings = []
     for endpoint in enabled:
         events = set(endpoint.get("enabled_events") or [])
         if "*" in events:
             continue
-        missing = [event for event in HANDLED_EVENT_TYPES if event not in events]
+        missing = [event for event in handled if event not in events]
         if missing:
             findings.append(
                 Finding(

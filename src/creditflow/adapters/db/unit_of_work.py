@@ -4,16 +4,14 @@ It implements services/unit_of_work.py's protocol. Services open it (`with uow_f
 ... uow.commit()`); nothing else begins or commits.
 Connection-level failures become `DatabaseUnavailable`, which the HTTP layer answers with 503 so
 Stripe retries the delivery later; only a pooled connection found dead by the transaction's first
-statement is replaced, and that statement sent again, without a word (`reconnect`). Once a
-commit succeeds, the ledger entries it made are handed to `on_commit` (metrics count credits that
-really moved, whichever use case moved them).
+statement is replaced, and that statement sent again, without a word (`reconnect`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 
@@ -28,16 +26,16 @@ from creditflow.adapters.db.repositories.holds import HoldRepository
 from creditflow.adapters.db.repositories.inbox import InboxRepository, arrival_from
 from creditflow.adapters.db.repositories.ledger_totals import LedgerTotalsRepository
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
-from creditflow.adapters.db.repositories.purchases import PurchaseRepository, purchase_from
+from creditflow.adapters.db.repositories.purchases import PurchaseRepository
+from creditflow.adapters.db.repositories.rows import purchase_from
 from creditflow.adapters.db.repositories.users import UserRepository, user_from
 from creditflow.adapters.db.repositories.wallets import WalletRepository
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.deliveries import Arrival
 from creditflow.domain.purchase_record import NewPurchase, Purchase
 from creditflow.domain.users import User
-from creditflow.domain.wallet import LedgerEntry, WalletState
+from creditflow.domain.wallet import WalletState
 from creditflow.errors import DatabaseUnavailable
-from creditflow.services.unit_of_work import LedgerListener
 
 
 class UnitOfWork:
@@ -53,12 +51,9 @@ class UnitOfWork:
     customers: CustomerRepository
     holds: HoldRepository
 
-    def __init__(self, engine: Engine, on_commit: LedgerListener | None = None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._on_commit = on_commit
         self._connection: Connection | None = None
-        # What this transaction stored, in order; reported to `on_commit` once committed.
-        self._posted: list[LedgerEntry] = []
 
     def __enter__(self) -> UnitOfWork:
         try:
@@ -71,7 +66,7 @@ class UnitOfWork:
         self.inbox = InboxRepository(connection)
         self.purchases = PurchaseRepository(connection)
         self.users = UserRepository(connection)
-        self.wallets = WalletRepository(connection, self._posted.append)
+        self.wallets = WalletRepository(connection)
         self.holds = HoldRepository(connection)
         self.pending = PendingGrantRepository(connection)
         self.console = ConsoleRepository(connection)
@@ -100,10 +95,6 @@ class UnitOfWork:
     def commit(self) -> None:
         with _connection_failures_unavailable():
             pipeline.commit(self._require())
-        posted = self._posted[:]
-        self._posted.clear()
-        if posted and self._on_commit is not None:
-            self._on_commit(posted)
 
     def receive(
         self,
@@ -162,27 +153,6 @@ class UnitOfWork:
         failure of the step itself."""
         with _connection_failures_unavailable():
             yield
-
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        """Undo a step's writes on error while keeping the transaction (and the inbox row).
-
-        The connection may die at SAVEPOINT or RELEASE as at any statement: that is a 503 too,
-        never an error the caller would take for a failure of the step itself.
-        """
-        with _connection_failures_unavailable():
-            nested = self._require().begin_nested()
-        posted_before = len(self._posted)
-        try:
-            with _connection_failures_unavailable():
-                yield
-        except BaseException:
-            with suppress(DBAPIError):  # the connection died; the error says so already
-                nested.rollback()
-            del self._posted[posted_before:]  # those entries no longer exist
-            raise
-        with _connection_failures_unavailable():
-            nested.commit()
 
     def lock_identities(self, keys: Iterable[str]) -> None:
         """Serialise work on the same user id / e-mail across transactions (PostgreSQL).

@@ -13,11 +13,10 @@ import typer
 from pydantic import BaseModel
 from rich.text import Text
 
-from creditflow.adapters.stripe.catalog import CatalogFile
 from creditflow.bootstrap import build_container
 from creditflow.entrypoints.cli.config import load_settings
 from creditflow.entrypoints.cli.render import JsonFlag, cell, print_json, show, table
-from creditflow.services.doctor import Doctor, Finding, Level, worst
+from creditflow.services.doctor import Finding, Level, worst
 
 EXIT_STATUS = {Level.OK: 0, Level.PROBLEM: 1, Level.WARNING: 2}
 STYLES = {Level.OK: "green", Level.WARNING: "yellow", Level.PROBLEM: "bold red"}
@@ -54,14 +53,7 @@ def doctor(
     settings = load_settings()
     container = build_container(settings)
     try:
-        examination = Doctor(
-            settings,
-            container.engine,
-            container.stripe,
-            CatalogFile(settings.catalog_path).current,
-            container.queries.backlog,
-        )
-        findings = examination.examine(public_url=url)
+        findings = container.doctor.examine(public_url=url)
     finally:
         container.close()
     out = DoctorOut(

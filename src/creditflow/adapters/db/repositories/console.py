@@ -1,31 +1,55 @@
 """What the operator console reads beyond the API's views, a page at a time, and its replay notes.
 
 Every list is keyset-paged on an index (webhook_events(received_at, id, status) and (type,
-received_at, id), purchases(status, id), the unclaimed pending grants' id): a page costs the
-same at 10^4 events as at 10, and an OFFSET is never used.
+received_at, id), purchases(status, id), the unclaimed pending grants' id, holds(created_at, id)
+and (status, created_at, id)): a page costs the same at 10^4 events as at 10, and an OFFSET is
+never used. A held hold past its expiry reads as expired, as domain/holds.status_at says.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Select,
+    func,
+    insert,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
 
-from creditflow.adapters.db.repositories.inbox import _delivery
-from creditflow.adapters.db.repositories.pending import _grant
-from creditflow.adapters.db.repositories.purchases import _purchase
+from creditflow.adapters.db.repositories.holds import hold_from
+from creditflow.adapters.db.repositories.rows import (
+    delivery_from,
+    pending_grant_from,
+    purchase_from,
+)
 from creditflow.adapters.db.repositories.wallets import lot_from
 from creditflow.adapters.db.tables import (
     credit_lots,
     event_replays,
+    holds,
     pending_grants,
     purchases,
     refunds,
     webhook_events,
 )
 from creditflow.domain.deliveries import StoredDelivery
-from creditflow.domain.operator_views import InboxCursor, InboxFilter, Refund, ReplayNote
+from creditflow.domain.holds import Hold, HoldStatus
+from creditflow.domain.operator_views import (
+    HoldCursor,
+    InboxCursor,
+    InboxFilter,
+    Refund,
+    ReplayNote,
+)
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
@@ -54,7 +78,7 @@ class ConsoleRepository:
             query = query.where(
                 tuple_(events.received_at, events.id) < tuple_(after.received_at, after.event_id)
             )
-        return [_delivery(row) for row in self._connection.execute(query.limit(limit))]
+        return [delivery_from(row._mapping) for row in self._connection.execute(query.limit(limit))]
 
     def open_lots(self, user_id: str, limit: int) -> list[Lot]:
         """The first to expire first (never-expiring last): the ones support asks about."""
@@ -92,7 +116,7 @@ class ConsoleRepository:
             query = query.where(purchases.c.user_id == user_id)
         if before_id is not None:
             query = query.where(purchases.c.id < before_id)
-        return [_purchase(row) for row in self._connection.execute(query)]
+        return [purchase_from(row._mapping) for row in self._connection.execute(query)]
 
     def refunds_of(self, purchase_ids: Sequence[int]) -> list[Refund]:
         if not purchase_ids:
@@ -115,7 +139,73 @@ class ConsoleRepository:
         )
         if after_id is not None:
             query = query.where(pending_grants.c.id > after_id)
-        return [_grant(row) for row in self._connection.execute(query)]
+        return [pending_grant_from(row._mapping) for row in self._connection.execute(query)]
+
+    def holds_page(
+        self,
+        *,
+        status: HoldStatus | None,
+        user_id: str | None,
+        after: HoldCursor | None,
+        now: datetime,
+        limit: int,
+    ) -> list[Hold]:
+        """Newest first, as seen at `now`: `held` lists the live ones, `expired` those marked
+        so and those past their expiry not swept yet.
+
+        Each status reads one range of holds(status, created_at, id), the whole list one of
+        (created_at, id), a wallet's its (user_id, created_at): `expired` is two ranges, each
+        read newest first and merged, since an OR of them would read the whole table.
+        """
+        h = holds.c
+        held = h.status == HoldStatus.HELD.value
+        ranges: list[ColumnElement[bool]]
+        if status is HoldStatus.HELD:
+            ranges = [held & (h.expires_at > now)]
+        elif status is HoldStatus.EXPIRED:
+            ranges = [h.status == status.value, held & (h.expires_at <= now)]
+        elif status is not None:
+            ranges = [h.status == status.value]
+        else:
+            ranges = [true()]
+        if user_id is not None:
+            ranges = [where & (h.user_id == user_id) for where in ranges]
+        if after is not None:
+            older = tuple_(h.created_at, h.id) < tuple_(after.created_at, after.hold_id)
+            ranges = [where & older for where in ranges]
+        parts = [_newest(select(holds).where(where), holds, limit) for where in ranges]
+        if len(parts) == 1:
+            query = parts[0]
+        else:
+            merged = union_all(*(select(part.subquery()) for part in parts)).subquery()
+            query = _newest(select(merged), merged, limit)
+        return [hold_from(row._mapping) for row in self._connection.execute(query)]
+
+    def live_holds(self, user_id: str, now: datetime, limit: int) -> list[Hold]:
+        """The wallet's live holds, the first to expire first (the partial index of live ones)."""
+        h = holds.c
+        query = (
+            select(holds)
+            .where(h.user_id == user_id, h.status == HoldStatus.HELD.value, h.expires_at > now)
+            .order_by(h.expires_at, h.id)
+            .limit(limit)
+        )
+        return [hold_from(row._mapping) for row in self._connection.execute(query)]
+
+    def live_holds_count(self, now: datetime) -> int:
+        h = holds.c
+        query = select(func.count()).where(h.status == HoldStatus.HELD.value, h.expires_at > now)
+        return int(self._connection.execute(query).scalar_one())
+
+    def invoice_purchases(self, user_id: str, limit: int) -> list[Purchase]:
+        """The wallet's subscription grants (a purchase per paid invoice), newest first."""
+        query = (
+            select(purchases)
+            .where(purchases.c.user_id == user_id, purchases.c.invoice_id.is_not(None))
+            .order_by(purchases.c.id.desc())
+            .limit(limit)
+        )
+        return [purchase_from(row._mapping) for row in self._connection.execute(query)]
 
     def add_replay_note(self, event_id: str, note: ReplayNote) -> None:
         self._connection.execute(
@@ -142,3 +232,7 @@ class ConsoleRepository:
             )
             for row in self._connection.execute(query)
         ]
+
+
+def _newest(query: Select[Any], source: FromClause, limit: int) -> Select[Any]:
+    return query.order_by(source.c.created_at.desc(), source.c.id.desc()).limit(limit)

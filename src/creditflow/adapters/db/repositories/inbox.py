@@ -11,7 +11,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Executable,
-    Row,
     bindparam,
     func,
     literal_column,
@@ -22,6 +21,7 @@ from sqlalchemy import (
 
 from creditflow.adapters.db.pipeline import Statement, run_together, write_later
 from creditflow.adapters.db.repositories._sql import upsert
+from creditflow.adapters.db.repositories.rows import delivery_from
 from creditflow.adapters.db.tables import webhook_events
 from creditflow.domain.deliveries import Arrival, StoredDelivery
 from creditflow.domain.statuses import DeliveryStatus
@@ -87,13 +87,13 @@ class InboxRepository:
         row = self._connection.execute(
             select(webhook_events).where(webhook_events.c.id == event_id).with_for_update()
         ).one_or_none()
-        return None if row is None else _delivery(row)
+        return None if row is None else delivery_from(row._mapping)
 
     def get(self, event_id: str) -> StoredDelivery | None:
         row = self._connection.execute(
             select(webhook_events).where(webhook_events.c.id == event_id)
         ).one_or_none()
-        return None if row is None else _delivery(row)
+        return None if row is None else delivery_from(row._mapping)
 
     def known(self, event_ids: Sequence[str]) -> set[str]:
         """Which of `event_ids` are stored: one query for a page of listed events."""
@@ -137,7 +137,7 @@ class InboxRepository:
             query = query.where(webhook_events.c.status == status.value)
         if after is not None:
             query = query.where(position < tuple_(*after))
-        return [_delivery(row) for row in self._connection.execute(query.limit(limit))]
+        return [delivery_from(row._mapping) for row in self._connection.execute(query.limit(limit))]
 
 
 _OUTCOME = (
@@ -172,19 +172,3 @@ def _arrival(dialect: str) -> Executable:
 
 def arrival_from(row: Mapping[str, object]) -> Arrival:
     return Arrival(first=bool(row["inserted"]), status=DeliveryStatus(str(row["status"])))
-
-
-def _delivery(row: Row[tuple[object, ...]]) -> StoredDelivery:
-    m = row._mapping
-    return StoredDelivery(
-        id=m["id"],
-        type=m["type"],
-        livemode=m["livemode"],
-        payload=m["payload"],
-        status=DeliveryStatus(m["status"]),
-        error=m["error"],
-        endpoint=m["endpoint"],
-        delivery_count=m["delivery_count"],
-        received_at=m["received_at"],
-        processed_at=m["processed_at"],
-    )

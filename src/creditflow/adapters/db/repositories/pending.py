@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
+from creditflow.adapters.db.repositories.rows import pending_grant_from
 from creditflow.adapters.db.tables import pending_grants
 from creditflow.domain.pending import PendingGrant
 
@@ -54,7 +55,7 @@ class PendingGrantRepository:
             .where(pending_grants.c.claimed_at.is_(None), match)
             .order_by(pending_grants.c.id)
         )
-        return [_grant(row) for row in self._connection.execute(query)]
+        return [pending_grant_from(row._mapping) for row in self._connection.execute(query)]
 
     def lock_unclaimed(self, grant_id: int) -> PendingGrant | None:
         row = self._connection.execute(
@@ -62,7 +63,7 @@ class PendingGrantRepository:
             .where(pending_grants.c.id == grant_id, pending_grants.c.claimed_at.is_(None))
             .with_for_update()
         ).one_or_none()
-        return None if row is None else _grant(row)
+        return None if row is None else pending_grant_from(row._mapping)
 
     def mark_claimed(self, grant_id: int, user_id: str, now: datetime) -> None:
         self._connection.execute(
@@ -100,18 +101,4 @@ class PendingGrantRepository:
         )
         if before_id is not None:
             query = query.where(pending_grants.c.id < before_id)
-        return [_grant(row) for row in self._connection.execute(query)]
-
-
-def _grant(row: Row[tuple[object, ...]]) -> PendingGrant:
-    m = row._mapping
-    return PendingGrant(
-        id=m["id"],
-        purchase_id=m["purchase_id"],
-        user_id=m["user_id"],
-        email=m["email_key"],
-        credits=m["credits"],
-        created_at=m["created_at"],
-        claimed_at=m["claimed_at"],
-        claimed_by=m["claimed_by"],
-    )
+        return [pending_grant_from(row._mapping) for row in self._connection.execute(query)]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, or_, select, update
 
 from creditflow.adapters.db.pipeline import Statement
 from creditflow.adapters.db.repositories._sql import (
@@ -15,10 +14,11 @@ from creditflow.adapters.db.repositories._sql import (
     inserting_row_if_absent,
     set_by_key,
 )
+from creditflow.adapters.db.repositories.rows import purchase_from
 from creditflow.adapters.db.tables import purchases, refunds
 from creditflow.domain.money_back import RecordedRefund
 from creditflow.domain.purchase_record import NewPurchase, Purchase, PurchaseChange
-from creditflow.domain.statuses import DisputeStatus, PaymentState, PurchaseStatus, RefundStatus
+from creditflow.domain.statuses import PurchaseStatus, RefundStatus
 
 
 class PurchaseRepository:
@@ -34,7 +34,7 @@ class PurchaseRepository:
         """
         statement, values = self.insertion(new, now)
         row = self._connection.execute(statement, dict(values)).one_or_none()
-        return None if row is None else _purchase(row)
+        return None if row is None else purchase_from(row._mapping)
 
     def insertion(self, new: NewPurchase, now: datetime) -> Statement:
         """`add_if_absent`'s statement, for a load that sends it with others."""
@@ -70,13 +70,13 @@ class PurchaseRepository:
 
     def get(self, purchase_id: int) -> Purchase:
         row = self._connection.execute(select(purchases).where(purchases.c.id == purchase_id)).one()
-        return _purchase(row)
+        return purchase_from(row._mapping)
 
     def lock_by_id(self, purchase_id: int) -> Purchase:
         row = self._connection.execute(
             select(purchases).where(purchases.c.id == purchase_id).with_for_update()
         ).one()
-        return _purchase(row)
+        return purchase_from(row._mapping)
 
     def lock(self, checkout_session_id: str | None, payment_intent_id: str | None) -> Purchase:
         """The purchase with either id, locked; the oldest if two rows name the payment."""
@@ -85,21 +85,21 @@ class PurchaseRepository:
         ).first()
         if row is None:  # pragma: no cover - callers insert first
             raise LookupError(f"no purchase for {checkout_session_id} / {payment_intent_id}")
-        return _purchase(row)
+        return purchase_from(row._mapping)
 
     def lock_invoice(self, invoice_id: str) -> Purchase | None:
         """The purchase of a subscription invoice, locked, if there is one."""
         row = self._connection.execute(
             select(purchases).where(purchases.c.invoice_id == invoice_id).with_for_update()
         ).first()
-        return None if row is None else _purchase(row)
+        return None if row is None else purchase_from(row._mapping)
 
     def find(
         self, checkout_session_id: str | None, payment_intent_id: str | None
     ) -> Purchase | None:
         """Like `lock`, for reading: the purchase with either id, if there is one."""
         row = self._connection.execute(_naming(checkout_session_id, payment_intent_id)).first()
-        return None if row is None else _purchase(row)
+        return None if row is None else purchase_from(row._mapping)
 
     def apply(self, purchase_id: int, change: PurchaseChange, now: datetime) -> None:
         """Write the fields `change` sets, and `updated_at`."""
@@ -155,7 +155,7 @@ class PurchaseRepository:
             query = query.where(purchases.c.user_id == user_id)
         if status is not None:
             query = query.where(purchases.c.status == status.value)
-        return [_purchase(row) for row in self._connection.execute(query)]
+        return [purchase_from(row._mapping) for row in self._connection.execute(query)]
 
 
 # `Purchase` names the normalized e-mail `email`; the column is `email_key`.
@@ -191,35 +191,3 @@ _LOCK_NAMING = (
     .limit(1)
     .with_for_update()
 )
-
-
-def _purchase(row: Row[tuple[object, ...]]) -> Purchase:
-    return purchase_from(row._mapping)
-
-
-def purchase_from(m: Mapping[Any, Any]) -> Purchase:
-    dispute = m["dispute_status"]
-    return Purchase(
-        id=m["id"],
-        checkout_session_id=m["checkout_session_id"],
-        payment_intent_id=m["payment_intent_id"],
-        payment_state=PaymentState(m["payment_state"]),
-        status=PurchaseStatus(m["status"]),
-        user_id=m["user_id"],
-        email=m["email_key"],
-        amount=m["amount"],
-        currency=m["currency"],
-        credits=m["credits"],
-        payment_link=m["payment_link"],
-        amount_refunded=m["amount_refunded"],
-        dispute_status=None if dispute is None else DisputeStatus(dispute),
-        credits_refunded=m["credits_refunded"],
-        credits_held=m["credits_held"],
-        credits_written_off=m["credits_written_off"],
-        livemode=m["livemode"],
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        credited_at=m["credited_at"],
-        invoice_id=m["invoice_id"],
-        credits_expire_at=m["credits_expire_at"],
-    )

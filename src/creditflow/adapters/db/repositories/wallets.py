@@ -7,7 +7,7 @@ the wallet row's lock, and `store` writes a `Posted` back: one round trip each o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -31,16 +31,14 @@ from creditflow.domain.wallet import (
 )
 from creditflow.errors import NotFound
 
-EntryListener = Callable[[LedgerEntry], None]
 # A load told no time counts every hold not closed, expired or not: fewer credits to spend,
 # never more (domain/holds.py: a hold past its expiry stops counting for loads that say when).
 _EVERY_OPEN_HOLD = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class WalletRepository:
-    def __init__(self, connection: Connection, on_store: EntryListener) -> None:
+    def __init__(self, connection: Connection) -> None:
         self._connection = connection
-        self._on_store = on_store  # the unit of work counts what its transaction posted
 
     def get(self, user_id: str) -> Wallet | None:
         row = self._connection.execute(
@@ -108,9 +106,7 @@ class WalletRepository:
         balance = {"wallet": new.user_id, "new_balance": new.balance_after, "now": new.created_at}
         statements.append((_SET_BALANCE, balance))
         inserted, *_ = run_together(self._connection, statements)
-        entry = entry_from(inserted[0])
-        self._on_store(entry)
-        return entry
+        return entry_from(inserted[0])
 
     def load_many(
         self, postings: Sequence[Posting], now: datetime | None = None
@@ -124,10 +120,7 @@ class WalletRepository:
         """`store` for a batch decided in a row: set-based, every table written once."""
         from creditflow.adapters.db.repositories import wallet_batches
 
-        entries = wallet_batches.store_many(self._connection, batch)
-        for entry in entries:
-            self._on_store(entry)
-        return entries
+        return wallet_batches.store_many(self._connection, batch)
 
     def expired_lots(self, now: datetime, limit: int) -> list[tuple[str, Lot]]:
         """(user id, lot) of lots past their expiry that still hold credits, oldest first."""

@@ -10,9 +10,8 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from creditflow.adapters.stripe.catalog import CatalogFile
 from creditflow.bootstrap import Container
-from creditflow.services.doctor import Doctor, Finding
+from creditflow.services.doctor import Finding
 
 FRESH_FOR = timedelta(minutes=1)
 
@@ -25,14 +24,7 @@ class Checked:
 
 class FindingsCache:
     def __init__(self, container: Container) -> None:
-        settings = container.settings
-        self._doctor = Doctor(
-            settings,
-            container.engine,
-            container.stripe,
-            CatalogFile(settings.catalog_path).current,
-            container.queries.backlog,
-        )
+        self._doctor = container.doctor
         self._checked: Checked | None = None
         self._lock = threading.Lock()
 
