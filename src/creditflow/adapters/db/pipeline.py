@@ -11,8 +11,9 @@ Statements sent on the driver connection stay in SQLAlchemy's transaction: SQLAl
 and ROLLBACK (and a savepoint's) are the driver's, so they apply to these statements too. What
 SQLAlchemy would do around a statement is done here: its `before_cursor_execute` listeners hear
 each one (the statement captures and fault tests rely on them), timestamps come back in UTC as
-`UtcDateTime` gives them, and a driver error is raised as SQLAlchemy's, with a dead connection
-invalidated, so the unit of work tells a lost connection (503) from the rest.
+`UtcDateTime` gives them (the session's own time zone: `utc_sessions`), and a driver error is
+raised as SQLAlchemy's, with a dead connection invalidated, so the unit of work tells a lost
+connection (503) from the rest.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from typing import Any
 import psycopg  # the driver of PostgreSQL URLs (adapters/db/engine.py)
 from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.rows import tuple_row
-from sqlalchemy import Connection, Dialect, Executable, text
+from sqlalchemy import Connection, Dialect, Engine, Executable, event, text
 from sqlalchemy.engine import Compiled
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement
 
 from creditflow.adapters.db.reconnect import first_round_trip
@@ -89,6 +90,26 @@ _LATER = "creditflow_written_later"
 _COMMIT = text("COMMIT")
 
 
+def utc_sessions(engine: Engine) -> None:
+    """Every new PostgreSQL connection of `engine` in UTC: psycopg then hands timestamptz back
+    in UTC already (`datetime.UTC` itself), and the pipeline converts no value of any row.
+
+    A `SET` once per connection, not the `options` startup parameter: PgBouncer refuses that
+    one, while it keeps `TimeZone` per client and sets it on whichever server connection it
+    lends. No SQL of the project reads the session's time zone (no `::date`, no `date_trunc`).
+    """
+    event.listen(engine, "connect", _set_utc)
+
+
+def _set_utc(driver: psycopg.Connection[Any], _record: ConnectionPoolEntry) -> None:
+    autocommit = driver.autocommit
+    driver.autocommit = True  # a SET, not a transaction left open
+    try:
+        driver.execute("SET TIME ZONE 'UTC'")
+    finally:
+        driver.autocommit = autocommit
+
+
 def _pipelines(connection: Connection) -> bool:
     return connection.dialect.driver == "psycopg" and psycopg.Pipeline.is_supported()
 
@@ -113,7 +134,8 @@ def _pipelined(
                 cursor.execute(sql, params)
                 cursors.append(cursor)
         # Leaving the block sent the Sync and read every result: the one round trip.
-        return [_rows(cursor) for cursor in cursors]
+        in_utc = driver.info.timezone is UTC  # as `utc_sessions` sets it: nothing to convert
+        return [_rows(cursor, in_utc) for cursor in cursors]
     except psycopg.Error as exc:
         raise _translated(connection, pooled, exc, sent) from exc
 
@@ -167,7 +189,7 @@ def _compiled(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) ->
     return statement.compile(dialect=dialect, column_keys=list(keys))
 
 
-def _rows(cursor: psycopg.Cursor[tuple[Any, ...]]) -> Rows:
+def _rows(cursor: psycopg.Cursor[tuple[Any, ...]], in_utc: bool) -> Rows:
     """The statement's rows by column name (none for a statement that returns no rows).
 
     The names come from the result itself: psycopg's `description` (and `dict_row`, which reads
@@ -178,11 +200,13 @@ def _rows(cursor: psycopg.Cursor[tuple[Any, ...]]) -> Rows:
     if result is None or result.status != ExecStatus.TUPLES_OK:
         return []
     names = [(result.fname(i) or b"").decode() for i in range(result.nfields)]
-    return _utc([dict(zip(names, values, strict=True)) for values in cursor.fetchall()])
+    rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    return rows if in_utc else _utc(rows)
 
 
 def _utc(rows: list[dict[str, Any]]) -> Rows:
-    """psycopg hands timestamptz back in the session's time zone; the app's are in UTC."""
+    """psycopg hands timestamptz back in the session's time zone; the app's are in UTC (a
+    session `utc_sessions` did not set, e.g. an engine built without `build_engine`)."""
     for row in rows:
         for name, value in row.items():
             if isinstance(value, datetime):
