@@ -88,6 +88,8 @@ def forget_later_writes(connection: Connection) -> None:
 # Where a connection keeps the writes left for later (`Connection.info`, per DBAPI connection).
 _LATER = "creditflow_written_later"
 _COMMIT = text("COMMIT")
+# Where a connection keeps its pipelines' cursors (`PoolProxiedConnection.info`).
+_CURSORS = "creditflow_pipeline_cursors"
 
 
 def utc_sessions(engine: Engine) -> None:
@@ -121,23 +123,35 @@ def _pipelined(
     assert isinstance(driver, psycopg.Connection)
     sent = [_bound(connection.dialect, statement, params) for statement, params in statements]
     begin = _begin_statement(driver)
+    first, *cursors = _cursors(pooled, driver, len(sent) + 1)
+    listeners = connection.dispatch.before_cursor_execute  # usually none: not called then
     try:
         with _own_begin(driver, begin), driver.pipeline():
             if begin is not None:
-                driver.execute(begin)
-            cursors = []
-            for sql, params in sent:
-                cursor = driver.cursor(row_factory=tuple_row)
-                connection.dispatch.before_cursor_execute(
-                    connection, cursor, sql, params, None, False
-                )
+                first.execute(begin)
+            for cursor, (sql, params) in zip(cursors, sent, strict=True):
+                if listeners:
+                    listeners(connection, cursor, sql, params, None, False)
                 cursor.execute(sql, params)
-                cursors.append(cursor)
         # Leaving the block sent the Sync and read every result: the one round trip.
         in_utc = driver.info.timezone is UTC  # as `utc_sessions` sets it: nothing to convert
         return [_rows(cursor, in_utc) for cursor in cursors]
     except psycopg.Error as exc:
         raise _translated(connection, pooled, exc, sent) from exc
+
+
+def _cursors(
+    pooled: PoolProxiedConnection, driver: psycopg.Connection[Any], count: int
+) -> list[psycopg.Cursor[tuple[Any, ...]]]:
+    """`count` cursors of the connection, one per statement of a pipeline, kept from one
+    pipeline to the next: a psycopg cursor costs more to make (its adapters map copied, its
+    transformer built) than to run a statement, and each is done with once its rows are read."""
+    kept: list[psycopg.Cursor[tuple[Any, ...]]] = pooled.info.setdefault(_CURSORS, [])
+    if kept and kept[0].connection is not driver:  # pragma: no cover - info outlived it
+        kept.clear()
+    while len(kept) < count:
+        kept.append(driver.cursor(row_factory=tuple_row))
+    return kept[:count]
 
 
 def _begin_statement(driver: psycopg.Connection[Any]) -> str | None:
