@@ -13,6 +13,7 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from creditflow.adapters.db import pipeline
 from creditflow.adapters.db.engine import build_engine
 from creditflow.adapters.db.unit_of_work import UnitOfWork
 from creditflow.domain.kinds import EntryKind
@@ -81,3 +82,22 @@ def driver_state(uow: UnitOfWork) -> tuple[bool, TransactionStatus]:
 def lock_wallet_nowait(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(text("SELECT 1 FROM wallets WHERE user_id = 'ada' FOR UPDATE NOWAIT"))
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
+def test_a_pipeline_hands_timestamps_back_in_utc_whatever_the_session_time_zone(
+    postgres_url: str, zone: str
+) -> None:
+    # build_engine's sessions are in UTC (nothing to convert); another engine's may not be.
+    if zone == "UTC":
+        engine = build_engine(postgres_url)
+    else:
+        engine = create_engine(postgres_url, connect_args={"options": f"-c TimeZone={zone}"})
+    at = text("SELECT CAST(:at AS timestamptz) AS at, current_setting('TimeZone') AS zone")
+    try:
+        with engine.connect() as connection:
+            [[row]] = pipeline.run_together(connection, [(at, {"at": NOW})])
+    finally:
+        engine.dispose()
+    assert (row["zone"], row["at"], row["at"].tzinfo) == (zone, NOW, UTC)

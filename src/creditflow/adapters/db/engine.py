@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from creditflow.adapters.db.pipeline import utc_sessions
 from creditflow.adapters.db.reconnect import retry_first_round_trips
 from creditflow.settings import DEFAULT_POOL_SIZE
 
@@ -35,6 +36,7 @@ def build_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
         connect_args={"connect_timeout": 5},
     )
     retry_first_round_trips(engine)
+    utc_sessions(engine)
     return engine
 
 

@@ -11,8 +11,9 @@ Statements sent on the driver connection stay in SQLAlchemy's transaction: SQLAl
 and ROLLBACK (and a savepoint's) are the driver's, so they apply to these statements too. What
 SQLAlchemy would do around a statement is done here: its `before_cursor_execute` listeners hear
 each one (the statement captures and fault tests rely on them), timestamps come back in UTC as
-`UtcDateTime` gives them, and a driver error is raised as SQLAlchemy's, with a dead connection
-invalidated, so the unit of work tells a lost connection (503) from the rest.
+`UtcDateTime` gives them (the session's own time zone: `utc_sessions`), and a driver error is
+raised as SQLAlchemy's, with a dead connection invalidated, so the unit of work tells a lost
+connection (503) from the rest.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg  # the driver of PostgreSQL URLs (adapters/db/engine.py)
-from psycopg.pq import TransactionStatus
-from psycopg.rows import dict_row
-from sqlalchemy import Connection, Dialect, Executable, text
+from psycopg.pq import ExecStatus, TransactionStatus
+from psycopg.rows import tuple_row
+from sqlalchemy import Connection, Dialect, Engine, Executable, event, text
 from sqlalchemy.engine import Compiled
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement
 
 from creditflow.adapters.db.reconnect import first_round_trip
@@ -87,6 +88,28 @@ def forget_later_writes(connection: Connection) -> None:
 # Where a connection keeps the writes left for later (`Connection.info`, per DBAPI connection).
 _LATER = "creditflow_written_later"
 _COMMIT = text("COMMIT")
+# Where a connection keeps its pipelines' cursors (`PoolProxiedConnection.info`).
+_CURSORS = "creditflow_pipeline_cursors"
+
+
+def utc_sessions(engine: Engine) -> None:
+    """Every new PostgreSQL connection of `engine` in UTC: psycopg then hands timestamptz back
+    in UTC already (`datetime.UTC` itself), and the pipeline converts no value of any row.
+
+    A `SET` once per connection, not the `options` startup parameter: PgBouncer refuses that
+    one, while it keeps `TimeZone` per client and sets it on whichever server connection it
+    lends. No SQL of the project reads the session's time zone (no `::date`, no `date_trunc`).
+    """
+    event.listen(engine, "connect", _set_utc)
+
+
+def _set_utc(driver: psycopg.Connection[Any], _record: ConnectionPoolEntry) -> None:
+    autocommit = driver.autocommit
+    driver.autocommit = True  # a SET, not a transaction left open
+    try:
+        driver.execute("SET TIME ZONE 'UTC'")
+    finally:
+        driver.autocommit = autocommit
 
 
 def _pipelines(connection: Connection) -> bool:
@@ -100,22 +123,35 @@ def _pipelined(
     assert isinstance(driver, psycopg.Connection)
     sent = [_bound(connection.dialect, statement, params) for statement, params in statements]
     begin = _begin_statement(driver)
+    first, *cursors = _cursors(pooled, driver, len(sent) + 1)
+    listeners = connection.dispatch.before_cursor_execute  # usually none: not called then
     try:
         with _own_begin(driver, begin), driver.pipeline():
             if begin is not None:
-                driver.execute(begin)
-            cursors = []
-            for sql, params in sent:
-                cursor = driver.cursor(row_factory=dict_row)
-                connection.dispatch.before_cursor_execute(
-                    connection, cursor, sql, params, None, False
-                )
+                first.execute(begin)
+            for cursor, (sql, params) in zip(cursors, sent, strict=True):
+                if listeners:
+                    listeners(connection, cursor, sql, params, None, False)
                 cursor.execute(sql, params)
-                cursors.append(cursor)
         # Leaving the block sent the Sync and read every result: the one round trip.
-        return [_utc(cursor.fetchall()) if cursor.description else [] for cursor in cursors]
+        in_utc = driver.info.timezone is UTC  # as `utc_sessions` sets it: nothing to convert
+        return [_rows(cursor, in_utc) for cursor in cursors]
     except psycopg.Error as exc:
         raise _translated(connection, pooled, exc, sent) from exc
+
+
+def _cursors(
+    pooled: PoolProxiedConnection, driver: psycopg.Connection[Any], count: int
+) -> list[psycopg.Cursor[tuple[Any, ...]]]:
+    """`count` cursors of the connection, one per statement of a pipeline, kept from one
+    pipeline to the next: a psycopg cursor costs more to make (its adapters map copied, its
+    transformer built) than to run a statement, and each is done with once its rows are read."""
+    kept: list[psycopg.Cursor[tuple[Any, ...]]] = pooled.info.setdefault(_CURSORS, [])
+    if kept and kept[0].connection is not driver:  # pragma: no cover - info outlived it
+        kept.clear()
+    while len(kept) < count:
+        kept.append(driver.cursor(row_factory=tuple_row))
+    return kept[:count]
 
 
 def _begin_statement(driver: psycopg.Connection[Any]) -> str | None:
@@ -167,8 +203,24 @@ def _compiled(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) ->
     return statement.compile(dialect=dialect, column_keys=list(keys))
 
 
+def _rows(cursor: psycopg.Cursor[tuple[Any, ...]], in_utc: bool) -> Rows:
+    """The statement's rows by column name (none for a statement that returns no rows).
+
+    The names come from the result itself: psycopg's `description` (and `dict_row`, which reads
+    it) builds a column object, type lookup included, per column of every statement, and was a
+    tenth of a delivery's CPU.
+    """
+    result = cursor.pgresult
+    if result is None or result.status != ExecStatus.TUPLES_OK:
+        return []
+    names = [(result.fname(i) or b"").decode() for i in range(result.nfields)]
+    rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    return rows if in_utc else _utc(rows)
+
+
 def _utc(rows: list[dict[str, Any]]) -> Rows:
-    """psycopg hands timestamptz back in the session's time zone; the app's are in UTC."""
+    """psycopg hands timestamptz back in the session's time zone; the app's are in UTC (a
+    session `utc_sessions` did not set, e.g. an engine built without `build_engine`)."""
     for row in rows:
         for name, value in row.items():
             if isinstance(value, datetime):

@@ -131,7 +131,9 @@ class UnitOfWork:
         """The payment's purchase, inserted as `new` unless one names the payment, locked
         either way, and whether it was inserted; with the wallet `wallet_of` loaded after it
         (when inserted: a new purchase has no lot and no entry under its keys yet). One round
-        trip on PostgreSQL, in the lock order of every purchase event: purchase, then wallet."""
+        trip on PostgreSQL, in the lock order of every purchase event: purchase, then wallet.
+        The row comes from the lock alone: the insert says only whether it inserted (the lock
+        then finds that row, the only one naming the payment: both ids are unique)."""
         statements = [
             self.purchases.insertion(new, now),
             self.purchases.locking(new.checkout_session_id, new.payment_intent_id),
@@ -139,9 +141,9 @@ class UnitOfWork:
         if wallet_of is not None:
             statements += self.wallets.loading(wallet_of, now=now)
         inserted, locked, *wallet = pipeline.run_together(self._require(), statements)
-        if not inserted and not locked:  # pragma: no cover - the insert or the lock finds it
+        if not locked:  # pragma: no cover - the insert or an earlier one made it
             raise LookupError(f"no purchase for {new.checkout_session_id}")
-        purchase = purchase_from((inserted or locked)[0])
+        purchase = purchase_from(locked[0])
         if wallet_of is None or not inserted:
             return purchase, bool(inserted), None
         return purchase, True, self.wallets.loaded(wallet_of, None, wallet)

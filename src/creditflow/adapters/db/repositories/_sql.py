@@ -49,6 +49,14 @@ def inserting_row_if_absent(
     return _ignoring_conflicts(dialect, table, _keys(conflict_on), True)
 
 
+def inserting_if_absent(
+    dialect: str, table: Table, conflict_on: Sequence[str] | None
+) -> Executable:
+    """`insert_if_absent`'s statement (the new primary key only), for a load that sends it
+    with others."""
+    return _ignoring_conflicts(dialect, table, _keys(conflict_on), False)
+
+
 def insert_if_absent(
     connection: Connection,
     table: Table,
@@ -56,7 +64,7 @@ def insert_if_absent(
     conflict_on: Sequence[str] | None,
 ) -> Any | None:
     """Like `insert_row_if_absent`; only the new primary key."""
-    statement = _ignoring_conflicts(connection.dialect.name, table, _keys(conflict_on), False)
+    statement = inserting_if_absent(connection.dialect.name, table, conflict_on)
     return connection.execute(statement, dict(values)).scalar_one_or_none()
 
 

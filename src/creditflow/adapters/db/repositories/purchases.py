@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Select, bindparam, or_, select, update
 from creditflow.adapters.db.pipeline import Statement
 from creditflow.adapters.db.repositories._sql import (
     insert_if_absent,
+    inserting_if_absent,
     inserting_row_if_absent,
     set_by_key,
 )
@@ -32,35 +33,16 @@ class PurchaseRepository:
         No conflict target: either unique key counts. On PostgreSQL a concurrent insert of the
         same payment (the session's event and its PaymentIntent's) waits, then does nothing.
         """
-        statement, values = self.insertion(new, now)
-        row = self._connection.execute(statement, dict(values)).one_or_none()
+        statement = inserting_row_if_absent(self._connection.dialect.name, purchases, None)
+        row = self._connection.execute(statement, _values(new, now)).one_or_none()
         return None if row is None else purchase_from(row._mapping)
 
     def insertion(self, new: NewPurchase, now: datetime) -> Statement:
-        """`add_if_absent`'s statement, for a load that sends it with others."""
-        values = {
-            "checkout_session_id": new.checkout_session_id,
-            "payment_intent_id": new.payment_intent_id,
-            "payment_state": new.payment_state.value,
-            "status": new.status.value,
-            "user_id": new.user_id,
-            "email_key": new.email,
-            "amount": new.amount,
-            "currency": new.currency,
-            "credits": new.credits,
-            "payment_link": new.payment_link,
-            "amount_refunded": 0,
-            "credits_refunded": 0,
-            "credits_held": 0,
-            "credits_written_off": 0,
-            "livemode": new.livemode,
-            "created_at": now,
-            "updated_at": now,
-            "credited_at": new.credited_at,
-            "invoice_id": new.invoice_id,
-            "credits_expire_at": new.credits_expire_at,
-        }
-        return inserting_row_if_absent(self._connection.dialect.name, purchases, None), values
+        """`add_if_absent`'s insert, for a load that sends it with `locking` (which returns
+        the row, inserted or not): it returns only the new id, so the row is not read twice."""
+        return inserting_if_absent(self._connection.dialect.name, purchases, None), _values(
+            new, now
+        )
 
     @staticmethod
     def locking(checkout_session_id: str | None, payment_intent_id: str | None) -> Statement:
@@ -165,6 +147,32 @@ _COLUMNS = {"email": "email_key"}
 def _stored(value: object) -> object:
     """Statuses are stored as their values."""
     return value.value if isinstance(value, Enum) else value
+
+
+def _values(new: NewPurchase, now: datetime) -> dict[str, Any]:
+    """A new purchase's row."""
+    return {
+        "checkout_session_id": new.checkout_session_id,
+        "payment_intent_id": new.payment_intent_id,
+        "payment_state": new.payment_state.value,
+        "status": new.status.value,
+        "user_id": new.user_id,
+        "email_key": new.email,
+        "amount": new.amount,
+        "currency": new.currency,
+        "credits": new.credits,
+        "payment_link": new.payment_link,
+        "amount_refunded": 0,
+        "credits_refunded": 0,
+        "credits_held": 0,
+        "credits_written_off": 0,
+        "livemode": new.livemode,
+        "created_at": now,
+        "updated_at": now,
+        "credited_at": new.credited_at,
+        "invoice_id": new.invoice_id,
+        "credits_expire_at": new.credits_expire_at,
+    }
 
 
 def _naming(checkout_session_id: str | None, payment_intent_id: str | None) -> Select[Any]:
