@@ -61,7 +61,11 @@ def build_container(
     settings: Settings, *, clock: Clock = utc_now, observer: Observer = NO_OBSERVER
 ) -> Container:
     """`observer` hears what the services did (the HTTP app's metrics); the CLI needs none."""
-    engine = build_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = build_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        prepared_statements=settings.db_prepared_statements,
+    )
     uow_factory = partial(UnitOfWork, engine)
     gateway = build_gateway(settings)
     catalog = CatalogFile(settings.catalog_path).current

@@ -48,6 +48,14 @@ class Settings(BaseSettings):
         "this, so a process may open up to 3 x this many; size `max_connections` for that. "
         "SQLite ignores it.",
     )
+    db_prepared_statements: bool = Field(
+        True,
+        validation_alias=AliasChoices("CREDITFLOW_DB_PREPARED_STATEMENTS"),
+        description="PostgreSQL: let psycopg prepare a statement it has run 5 times on a "
+        "connection. Set false behind PgBouncer in transaction pooling mode before 1.21, "
+        "where a prepared statement stays on a server connection the next transaction may not "
+        "get (README, Behind PgBouncer). SQLite ignores it.",
+    )
     webhook_secrets: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
         (), validation_alias=AliasChoices("STRIPE_WEBHOOK_SECRET")
     )

@@ -35,13 +35,20 @@ def why_unavailable() -> str | None:
     """Why this machine cannot run a throwaway cluster, or None when it can."""
     if find_postgres_bin() is None:
         return "initdb not found (install the PostgreSQL server, e.g. postgresql-15)"
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam(POSTGRES_OS_USER)
-        except KeyError:
-            return f"running as root and there is no {POSTGRES_OS_USER!r} user to run PostgreSQL"
-        if shutil.which("runuser") is None:
-            return "running as root and runuser is missing"
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        return "running as root and runuser is missing"
+    return why_root_has_no_postgres_user("PostgreSQL")
+
+
+def why_root_has_no_postgres_user(program: str) -> str | None:
+    """Under root, `program` (which refuses root) runs as the `postgres` OS user: the reason it
+    cannot, or None."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(POSTGRES_OS_USER)
+    except KeyError:
+        return f"running as root and there is no {POSTGRES_OS_USER!r} user to run {program}"
     return None
 
 
