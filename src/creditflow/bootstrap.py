@@ -14,6 +14,7 @@ from creditflow.adapters.stripe.client import make_client
 from creditflow.adapters.stripe.events import HANDLED_EVENT_TYPES, StripeEventInterpreter
 from creditflow.adapters.stripe.gateway import StripeGateway
 from creditflow.services.audit import AuditService
+from creditflow.services.batched_deliveries import BatchedDeliveries, DeliveryBatcher
 from creditflow.services.batched_wallets import BatchedWalletOperations
 from creditflow.services.checkout import CheckoutService
 from creditflow.services.clock import Clock, utc_now
@@ -49,6 +50,8 @@ class Container:
     console: Console  # the operator console's views and actions (/console)
     # /v1 spends and grants through group commit; None (one transaction each) unless configured
     batched_wallets: BatchedWalletOperations | None = None
+    # Webhook deliveries through group commit; None (one transaction each) unless configured
+    batched_deliveries: BatchedDeliveries | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -91,6 +94,12 @@ def build_container(
         console=Console(uow_factory, clock, queries, deliveries, wallets),
         batched_wallets=BatchedWalletOperations(
             PostingBatcher(uow_factory, clock, settings.group_commit_max_batch), observer
+        )
+        if settings.group_commit
+        else None,
+        batched_deliveries=BatchedDeliveries(
+            deliveries,
+            DeliveryBatcher(uow_factory, deliveries, settings.group_commit_max_batch),
         )
         if settings.group_commit
         else None,

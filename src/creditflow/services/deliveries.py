@@ -10,6 +10,10 @@ what the savepoint gave, paid only by the deliveries that fail.
 
 Failures travel as an `Outcome`, never as exception instances: `_failed` is the one place an
 exception raised while reading or applying an event becomes one.
+
+With group commit (services/batched_deliveries.py), deliveries that arrive together are stored
+and processed one after another in one shared transaction (`settle_in`), and a delivery whose
+processing fails is run alone, through `receive_interpreted`, exactly as here.
 """
 
 from __future__ import annotations
@@ -54,10 +58,19 @@ class _Undone:
     outcome: Outcome
 
 
+class StripeCallNeeded(Exception):
+    """An offline interpreter met an event it can only read with Stripe's API."""
+
+
 class EventInterpreter(Protocol):
     """Turns a provider's event into what the core acts on (may read line items from Stripe)."""
 
     def interpret(self, event: Mapping[str, Any]) -> Interpretation: ...
+
+    def offline(self) -> EventInterpreter:
+        """The same interpreter, raising `StripeCallNeeded` where it would call Stripe's API
+        (pure, cheap: an event loop may run it)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -98,34 +111,61 @@ class DeliveryService:
         self._grace = subscription_grace
 
     def receive(self, delivery: Delivery) -> DeliveryResult:
-        interpretation = self._interpret(delivery.event)
+        return self.receive_interpreted(delivery, self.interpret(delivery.event))
+
+    def receive_interpreted(
+        self, delivery: Delivery, interpretation: Interpretation | Outcome
+    ) -> DeliveryResult:
+        """`receive`, its event read already (`interpret`): in a transaction of its own."""
         result = self._store_and_process(delivery, interpretation)
+        return self.settled(delivery, interpretation, result)
+
+    def settled(
+        self, delivery: Delivery, interpretation: Interpretation | Outcome, result: DeliveryResult
+    ) -> DeliveryResult:
+        """The answer to a delivery whose transaction committed `result`: reported, and
+        StripeUnavailable raised when Stripe could not be read (stored failed; 503)."""
         self._observer.delivery_settled(delivery.event_type, result.status)
         if isinstance(interpretation, Outcome) and interpretation.retry_later:
             raise StripeUnavailable(interpretation.error or "Stripe unavailable")
         return result
 
+    def settle_in(
+        self, uow: UnitOfWork, delivery: Delivery, interpretation: Interpretation | Outcome
+    ) -> DeliveryResult | None:
+        """Store and process the delivery in `uow`'s transaction, the caller's to commit; None
+        when processing failed: the transaction must then be rolled back (services/
+        batched_deliveries.py runs the delivery alone)."""
+        settled = self._settle_in(uow, delivery, interpretation)
+        return None if isinstance(settled, _Undone) else settled
+
+    def _settle_in(
+        self, uow: UnitOfWork, delivery: Delivery, interpretation: Interpretation | Outcome
+    ) -> DeliveryResult | _Undone:
+        settled, found = self._arrive(uow, delivery, _buyer_to_find(interpretation))
+        if settled:
+            return DeliveryResult(delivery.event_id, DeliveryStatus.DUPLICATE, redelivered=True)
+        outcome = self._outcome(uow, interpretation, found)
+        if isinstance(outcome, _Undone):
+            return outcome
+        return self._record(uow, delivery.event_id, outcome)
+
     def _store_and_process(
         self, delivery: Delivery, interpretation: Interpretation | Outcome
     ) -> DeliveryResult:
         with self._uow() as uow:
-            settled, found = self._arrive(uow, delivery, _buyer_to_find(interpretation))
-            if settled:
+            settled = self._settle_in(uow, delivery, interpretation)
+            if not isinstance(settled, _Undone):
                 uow.commit()
-                return DeliveryResult(delivery.event_id, DeliveryStatus.DUPLICATE, redelivered=True)
-            outcome = self._outcome(uow, interpretation, found)
-            if not isinstance(outcome, _Undone):
-                result = self._record(uow, delivery.event_id, outcome)
-                uow.commit()
-                return result
+                return settled
         # Rolled back, inbox row and all: stored again, with the failure, in a fresh transaction
         # (a concurrent delivery may have settled the event meanwhile: then it stays settled).
         with self._uow() as uow:
-            settled, _ = self._arrive(uow, delivery, None)
-            if settled:
+            again, _ = self._arrive(uow, delivery, None)
+            if again:
                 uow.commit()
                 return DeliveryResult(delivery.event_id, DeliveryStatus.DUPLICATE, redelivered=True)
-            result = self._record(uow, delivery.event_id, outcome.outcome)
+            result = self._record(uow, delivery.event_id, settled.outcome)
             uow.commit()
         return result
 
@@ -152,7 +192,7 @@ class DeliveryService:
             stored = uow.inbox.get(event_id)
         if stored is None:
             raise NotFound(f"no stored delivery {event_id}")
-        interpretation = self._interpret(json.loads(stored.payload))
+        interpretation = self.interpret(json.loads(stored.payload))
         with self._uow() as uow:
             locked = uow.inbox.lock(event_id)
             # A replay that changes nothing keeps the settled outcome: the inbox goes on saying
@@ -169,12 +209,17 @@ class DeliveryService:
             uow.commit()
         return result
 
-    def _interpret(self, event: Mapping[str, Any]) -> Interpretation | Outcome:
-        """Reading the event may fail; the delivery is still stored, with that failure on it."""
+    def interpret(self, event: Mapping[str, Any]) -> Interpretation | Outcome:
+        """What the event says; may call Stripe's API (line items, prices): blocking."""
+        return _read(self._interpreter, event)
+
+    def interpret_offline(self, event: Mapping[str, Any]) -> Interpretation | Outcome | None:
+        """`interpret` without Stripe's API, so an event loop may run it: None when the event
+        needs the API (then `interpret` it in a thread)."""
         try:
-            return self._interpreter.interpret(event)
-        except Exception as exc:
-            return _failed(exc, f"interpreting event {event.get('id')} failed")
+            return _read(self._interpreter.offline(), event)
+        except StripeCallNeeded:
+            return None
 
     def _record(
         self, uow: UnitOfWork, event_id: str, outcome: Outcome, *, keep_if_duplicate: bool = False
@@ -219,6 +264,16 @@ class DeliveryService:
         if isinstance(interpretation, SubscriptionCheckout):
             return apply_subscription_checkout(uow, interpretation, now)
         return apply_money_back(uow, interpretation, now, self._policy)
+
+
+def _read(interpreter: EventInterpreter, event: Mapping[str, Any]) -> Interpretation | Outcome:
+    """Reading the event may fail; the delivery is still stored, with that failure on it."""
+    try:
+        return interpreter.interpret(event)
+    except StripeCallNeeded:
+        raise
+    except Exception as exc:
+        return _failed(exc, f"interpreting event {event.get('id')} failed")
 
 
 def _buyer_to_find(interpretation: Interpretation | Outcome) -> Buyer | None:

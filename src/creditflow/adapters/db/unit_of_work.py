@@ -36,7 +36,7 @@ from creditflow.domain.deliveries import Arrival
 from creditflow.domain.purchase_record import NewPurchase, Purchase
 from creditflow.domain.users import User
 from creditflow.domain.wallet import LedgerEntry, WalletState
-from creditflow.errors import DatabaseUnavailable
+from creditflow.errors import Contention, DatabaseUnavailable
 from creditflow.services.unit_of_work import LedgerListener
 
 
@@ -238,12 +238,22 @@ def _is_connection_failure(exc: DBAPIError) -> bool:
 
 
 def _not_migrated(exc: BaseException) -> bool:
-    original = getattr(exc, "orig", None)
     # PostgreSQL: undefined_table (42P01); SQLite says it in words.
-    return getattr(original, "sqlstate", None) == "42P01" or "no such table" in str(original)
+    return _sqlstate(exc) == "42P01" or "no such table" in str(getattr(exc, "orig", None))
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race and was
+# rolled back; the same work retried at once can commit.
+_CONTENTION = frozenset({"40P01", "40001"})
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None)
 
 
 def _unavailable(exc: BaseException) -> DatabaseUnavailable:
+    if _sqlstate(exc) in _CONTENTION:
+        return Contention(f"transaction rolled back: {type(getattr(exc, 'orig', exc)).__name__}")
     if _not_migrated(exc):
         return DatabaseUnavailable("database is not migrated: run `creditflow migrate`")
     return DatabaseUnavailable(f"database unavailable: {type(exc).__name__}")

@@ -115,7 +115,10 @@ async def _receive(request: Request, metrics: Metrics) -> JSONResponse:
         endpoint=request.url.path,
     )
     with bound_event(delivery.event_id):
-        result = await run_in_threadpool(container.deliveries.receive, delivery)
+        if container.batched_deliveries is not None:  # group commit: no thread per request
+            result = await container.batched_deliveries.receive(delivery)
+        else:
+            result = await run_in_threadpool(container.deliveries.receive, delivery)
     if result.status is DeliveryStatus.FAILED:
         # 500: Stripe retries, and the retry processes it again. What failed is on the inbox row
         # for operators; the response, shown in Stripe's Dashboard, does not echo internals.
