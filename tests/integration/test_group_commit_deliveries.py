@@ -20,6 +20,7 @@ from creditflow.adapters.stripe import samples
 from creditflow.bootstrap import Container, build_container
 from creditflow.services.batched_deliveries import BatchedDeliveries, DeliveryBatcher, ReadDelivery
 from creditflow.services.deliveries import Delivery, DeliveryResult
+from creditflow.settings import WEBHOOK_PATH
 from tests.servers import all_at_once
 from tests.support import (
     assert_database_audit_clean,
@@ -51,14 +52,7 @@ def batched(services: Container) -> BatchedDeliveries:
 
 
 def delivery_of(event_: dict[str, Any]) -> Delivery:
-    return Delivery(
-        event_id=event_["id"],
-        event_type=event_["type"],
-        livemode=False,
-        payload=json.dumps(event_),
-        event=event_,
-        endpoint="/api/stripe/webhook",
-    )
+    return Delivery.of(event_, json.dumps(event_), WEBHOOK_PATH)
 
 
 def read(services: Container, events: Sequence[dict[str, Any]]) -> list[ReadDelivery]:

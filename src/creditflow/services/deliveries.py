@@ -84,6 +84,18 @@ class Delivery:
     event: Mapping[str, Any]
     endpoint: str
 
+    @classmethod
+    def of(cls, event: Mapping[str, Any], payload: str, endpoint: str) -> Delivery:
+        """The delivery of a verified `event` whose body was `payload`."""
+        return cls(
+            event_id=event["id"],
+            event_type=event["type"],
+            livemode=bool(event.get("livemode", False)),
+            payload=payload,
+            event=event,
+            endpoint=endpoint,
+        )
+
 
 @dataclass(frozen=True)
 class DeliveryResult:
