@@ -18,17 +18,20 @@ import itertools
 import random
 import threading
 import time
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import text
 
 from bench.group_commit import Run, scratch
+from creditflow.adapters.db.unit_of_work import UnitOfWork
 from creditflow.adapters.stripe import samples
 from creditflow.bootstrap import Container, build_container
 from creditflow.domain.statuses import DeliveryStatus
+from creditflow.services.batched_deliveries import BatchedDeliveries, DeliveryBatcher
 from creditflow.services.deliveries import Delivery, DeliveryResult
+from creditflow.services.group_commit import DEFAULT_MAX_BATCH
 from creditflow.settings import WEBHOOK_PATH, Settings
 
 CREDITS = 10
@@ -95,10 +98,12 @@ def unbatched(url: str, users: list[str], submitters: int, seconds: float) -> Ru
     return Run("unbatched (threads)", len(latencies), elapsed, latencies)
 
 
-def batched(url: str, users: list[str], submitters: int, seconds: float) -> Run:
-    services = build_container(settings(url, True, 2))
-    deliveries = services.batched_deliveries
-    assert deliveries is not None
+def batched(url: str, users: list[str], submitters: int, seconds: float, lanes: int) -> Run:
+    services = build_container(settings(url, False, lanes + 1))
+    uow_factory = partial(UnitOfWork, services.engine)
+    deliveries = BatchedDeliveries(
+        services.deliveries, DeliveryBatcher(uow_factory, services.deliveries, lanes=lanes)
+    )
     stream = Deliveries(users, "evt_b")
     latencies: list[float] = []
 
@@ -119,8 +124,8 @@ def batched(url: str, users: list[str], submitters: int, seconds: float) -> Run:
     elapsed = asyncio.run(everyone())
     sizes = deliveries.batcher.batch_sizes
     services.close()
-    cap = services.settings.group_commit_max_batch
-    return Run(f"batched (cap {cap})", len(latencies), elapsed, latencies, sum(sizes) / len(sizes))
+    name = f"batched (cap {DEFAULT_MAX_BATCH}, {lanes} lane{'s' if lanes > 1 else ''})"
+    return Run(name, len(latencies), elapsed, latencies, sum(sizes) / len(sizes))
 
 
 def exactly_once(url: str) -> str:
@@ -151,6 +156,7 @@ def main() -> None:
     parser.add_argument("--submitters", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--lanes", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead")
     args = parser.parse_args()
 
@@ -162,12 +168,11 @@ def main() -> None:
         engine = "SQLite" if args.sqlite else "PostgreSQL"
         each = f"{args.users} users, 10 % redeliveries, {args.seconds:.0f} s each"
         print(f"{engine}: {args.submitters} submitters, {each}")
-        runs: list[Callable[[], Run]] = [
-            lambda: unbatched(url, users, args.submitters, args.seconds),
-            lambda: batched(url, users, args.submitters, args.seconds),
-        ]
-        for measured in runs:
-            print(measured().line().replace("spends/s", "deliveries/s"))
+        runs = [unbatched(url, users, args.submitters, args.seconds)]
+        for lanes in args.lanes:
+            runs.append(batched(url, users, args.submitters, args.seconds, lanes))
+            print(runs[-2].line().replace("spends/s", "deliveries/s"))
+        print(runs[-1].line().replace("spends/s", "deliveries/s"))
         print(exactly_once(url))
 
     scratch(run, args.sqlite)

@@ -58,9 +58,13 @@ class DeliveryBatcher(Batcher[ReadDelivery, DeliveryResult]):
 
     def committed(self, ops: Sequence[ReadDelivery]) -> list[DeliveryResult | Exception]:
         with self._uow() as uow:
+            batch = [(op.delivery, op.interpretation) for op in ops]
+            arrived = self._deliveries.arrive_together(uow, batch)
             settled: list[DeliveryResult] = []
             for index, op in enumerate(ops):
-                result = self._deliveries.settle_in(uow, op.delivery, op.interpretation)
+                result = self._deliveries.settle_in(
+                    uow, op.delivery, op.interpretation, arrived[index]
+                )
                 if result is None:
                     raise Broke(index, RuntimeError(f"processing {op.delivery.event_id} failed"))
                 settled.append(result)

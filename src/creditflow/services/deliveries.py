@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
 from creditflow.domain import purchase
 from creditflow.domain.buyers import Buyer
+from creditflow.domain.deliveries import Arrival, Arriving
 from creditflow.domain.money_back import RefundPolicy
 from creditflow.domain.payments import IgnoredEvent, Interpretation, MoneyBack, PaymentEvent
 from creditflow.domain.statuses import DeliveryStatus
 from creditflow.domain.subscriptions import DEFAULT_GRACE, InvoiceEvent, SubscriptionCheckout
+from creditflow.domain.users import User
 from creditflow.errors import DatabaseUnavailable, NeedsAttention, NotFound, StripeUnavailable
 from creditflow.services.clock import Clock
 from creditflow.services.observer import NO_OBSERVER, Observer
@@ -39,6 +41,10 @@ from creditflow.services.subscriptions import apply_invoice, apply_subscription_
 from creditflow.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
+
+# A delivery stored (or counted): whether it is a redelivery of a settled event, and the user
+# its buyer names (when asked).
+Arrived = tuple[bool, BuyerFound | None]
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,10 @@ class Delivery:
     payload: str
     event: Mapping[str, Any]
     endpoint: str
+
+    @property
+    def arriving(self) -> Arriving:
+        return Arriving(self.event_id, self.event_type, self.livemode, self.payload, self.endpoint)
 
     @classmethod
     def of(cls, event: Mapping[str, Any], payload: str, endpoint: str) -> Delivery:
@@ -142,19 +152,48 @@ class DeliveryService:
             raise StripeUnavailable(interpretation.error or "Stripe unavailable")
         return result
 
+    def arrive_together(
+        self, uow: UnitOfWork, batch: Sequence[tuple[Delivery, Interpretation | Outcome]]
+    ) -> list[Arrived | None]:
+        """Store (or count) a batch's deliveries in `uow`, each event's first in the batch in
+        one statement for all, with their buyers' lookups: what `settle_in` takes as `arrived`.
+        None for a later delivery of an event in the batch: it arrives in its turn, after the
+        one before it was processed."""
+        firsts: dict[str, int] = {}
+        for index, (delivery, _) in enumerate(batch):
+            firsts.setdefault(delivery.event_id, index)
+        indices = list(firsts.values())
+        arriving = [(batch[i][0].arriving, _buyer_to_find(batch[i][1])) for i in indices]
+        arrivals = uow.receive_many(arriving, self._clock())
+        arrived: list[Arrived | None] = [None] * len(batch)
+        for i, (_, buyer), (arrival, user) in zip(indices, arriving, arrivals, strict=True):
+            arrived[i] = _arrived(arrival, buyer, user)
+        return arrived
+
     def settle_in(
-        self, uow: UnitOfWork, delivery: Delivery, interpretation: Interpretation | Outcome
+        self,
+        uow: UnitOfWork,
+        delivery: Delivery,
+        interpretation: Interpretation | Outcome,
+        arrived: Arrived | None = None,
     ) -> DeliveryResult | None:
-        """Store and process the delivery in `uow`'s transaction, the caller's to commit; None
-        when processing failed: the transaction must then be rolled back (services/
-        batched_deliveries.py runs the delivery alone)."""
-        settled = self._settle_in(uow, delivery, interpretation)
+        """Store and process the delivery in `uow`'s transaction, the caller's to commit
+        (`arrived`: stored already, by `arrive_together`); None when processing failed: the
+        transaction must then be rolled back (services/batched_deliveries.py runs the
+        delivery alone)."""
+        settled = self._settle_in(uow, delivery, interpretation, arrived)
         return None if isinstance(settled, _Undone) else settled
 
     def _settle_in(
-        self, uow: UnitOfWork, delivery: Delivery, interpretation: Interpretation | Outcome
+        self,
+        uow: UnitOfWork,
+        delivery: Delivery,
+        interpretation: Interpretation | Outcome,
+        arrived: Arrived | None = None,
     ) -> DeliveryResult | _Undone:
-        settled, found = self._arrive(uow, delivery, _buyer_to_find(interpretation))
+        if arrived is None:
+            arrived = self._arrive(uow, delivery, _buyer_to_find(interpretation))
+        settled, found = arrived
         if settled:
             return DeliveryResult(delivery.event_id, DeliveryStatus.DUPLICATE, redelivered=True)
         outcome = self._outcome(uow, interpretation, found)
@@ -181,9 +220,7 @@ class DeliveryService:
             uow.commit()
         return result
 
-    def _arrive(
-        self, uow: UnitOfWork, delivery: Delivery, buyer: Buyer | None
-    ) -> tuple[bool, BuyerFound | None]:
+    def _arrive(self, uow: UnitOfWork, delivery: Delivery, buyer: Buyer | None) -> Arrived:
         """Store the delivery, or count it, and look up the `buyer`'s user with it: whether
         this is a redelivery of a settled event, and the user found (when asked)."""
         arrival, user = uow.receive(
@@ -195,8 +232,7 @@ class DeliveryService:
             now=self._clock(),
             buyer=buyer,
         )
-        found = None if buyer is None else BuyerFound(None if user is None else user.id)
-        return not arrival.first and arrival.status.is_settled, found
+        return _arrived(arrival, buyer, user)
 
     def replay(self, event_id: str) -> DeliveryResult:
         """Process a stored delivery again, e.g. after the catalog was fixed. Idempotent."""
@@ -276,6 +312,11 @@ class DeliveryService:
         if isinstance(interpretation, SubscriptionCheckout):
             return apply_subscription_checkout(uow, interpretation, now)
         return apply_money_back(uow, interpretation, now, self._policy)
+
+
+def _arrived(arrival: Arrival, buyer: Buyer | None, user: User | None) -> Arrived:
+    found = None if buyer is None else BuyerFound(None if user is None else user.id)
+    return not arrival.first and arrival.status.is_settled, found
 
 
 def _read(interpreter: EventInterpreter, event: Mapping[str, Any]) -> Interpretation | Outcome:

@@ -12,7 +12,7 @@ really moved, whichever use case moved them).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from types import TracebackType
@@ -32,7 +32,7 @@ from creditflow.adapters.db.repositories.purchases import PurchaseRepository, pu
 from creditflow.adapters.db.repositories.users import UserRepository, user_from
 from creditflow.adapters.db.repositories.wallets import WalletRepository
 from creditflow.domain.buyers import Buyer
-from creditflow.domain.deliveries import Arrival
+from creditflow.domain.deliveries import Arrival, Arriving
 from creditflow.domain.purchase_record import NewPurchase, Purchase
 from creditflow.domain.users import User
 from creditflow.domain.wallet import LedgerEntry, WalletState
@@ -132,7 +132,24 @@ class UnitOfWork:
         [row], found = pipeline.run_together(
             self._require(), [arrival, self.users.buyer_lookup(buyer)]
         )
-        return arrival_from(row), (user_from(found[0]) if found else None)
+        return arrival_from(row), _user_of(found)
+
+    def receive_many(
+        self, arriving: Sequence[tuple[Arriving, Buyer | None]], now: datetime
+    ) -> list[tuple[Arrival, User | None]]:
+        """`receive` of a batch's deliveries of distinct events: one inbox statement for all,
+        sent with every buyer's lookup (and BEGIN, on PostgreSQL) in one round trip."""
+        buyers = [buyer for _, buyer in arriving if buyer is not None]
+        inbox = self.inbox.arrivals([delivery for delivery, _ in arriving], now)
+        rows, *found = pipeline.run_together(
+            self._require(), [inbox, *(self.users.buyer_lookup(b) for b in buyers)]
+        )
+        arrivals = {row["id"]: arrival_from(row) for row in rows}
+        users = iter(found)
+        return [
+            (arrivals[delivery.event_id], None if buyer is None else _user_of(next(users)))
+            for delivery, buyer in arriving
+        ]
 
     def insert_or_lock_purchase(
         self, new: NewPurchase, now: datetime, wallet_of: str | None
@@ -215,6 +232,10 @@ class UnitOfWork:
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+def _user_of(found: pipeline.Rows) -> User | None:
+    return user_from(found[0]) if found else None
 
 
 def _lock_id(key: str) -> int:
