@@ -87,15 +87,15 @@ def unbatched(url: str, users: list[str], submitters: int, seconds: float) -> Ru
             checked(services.deliveries.receive(delivery))
             latencies.append((time.perf_counter() - started) * 1000)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     threads = [threading.Thread(target=submitter, args=(i,)) for i in range(submitters)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     services.close()
-    return Run("unbatched (threads)", len(latencies), elapsed, latencies)
+    return Run("unbatched (threads)", len(latencies), elapsed, latencies, cpu_seconds=cpu)
 
 
 def batched(url: str, users: list[str], submitters: int, seconds: float, lanes: int) -> Run:
@@ -121,11 +121,13 @@ def batched(url: str, users: list[str], submitters: int, seconds: float, lanes: 
             await asyncio.gather(*(submitter(i, deadline) for i in range(submitters)))
         return time.perf_counter() - started
 
+    cpu = time.process_time()
     elapsed = asyncio.run(everyone())
+    cpu = time.process_time() - cpu
     sizes = deliveries.batcher.batch_sizes
     services.close()
     name = f"batched (cap {DEFAULT_MAX_BATCH}, {lanes} lane{'s' if lanes > 1 else ''})"
-    return Run(name, len(latencies), elapsed, latencies, sum(sizes) / len(sizes))
+    return Run(name, len(latencies), elapsed, latencies, sum(sizes) / len(sizes), cpu)
 
 
 def exactly_once(url: str) -> str:
@@ -157,6 +159,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--lanes", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead")
     args = parser.parse_args()
 
@@ -168,11 +171,11 @@ def main() -> None:
         engine = "SQLite" if args.sqlite else "PostgreSQL"
         each = f"{args.users} users, 10 % redeliveries, {args.seconds:.0f} s each"
         print(f"{engine}: {args.submitters} submitters, {each}")
-        runs = [unbatched(url, users, args.submitters, args.seconds)]
-        for lanes in args.lanes:
-            runs.append(batched(url, users, args.submitters, args.seconds, lanes))
-            print(runs[-2].line().replace("spends/s", "deliveries/s"))
-        print(runs[-1].line().replace("spends/s", "deliveries/s"))
+        for _ in range(args.rounds):  # alternated: the machine's noise falls on both sides
+            print(unbatched(url, users, args.submitters, args.seconds).line("deliveries"))
+            for lanes in args.lanes:
+                measured = batched(url, users, args.submitters, args.seconds, lanes)
+                print(measured.line("deliveries"))
         print(exactly_once(url))
 
     scratch(run, args.sqlite)
