@@ -50,13 +50,23 @@ class Run:
     seconds: float
     latencies_ms: list[float]
     mean_batch: float | None = None
+    cpu_seconds: float | None = None  # the process's, over the run (less noisy than the rate)
 
-    def line(self) -> str:
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * (self.cpu_seconds or 0.0) / self.spends
+
+    def line(self, what: str = "spends") -> str:
         cuts = statistics.quantiles(self.latencies_ms, n=100)
+        cpu = (
+            ""
+            if self.cpu_seconds is None
+            else f"  CPU {self.cpu_seconds * 1000 / self.spends:.2f} ms each"
+        )
         batch = "" if self.mean_batch is None else f", mean batch {self.mean_batch:.1f}"
         return (
-            f"{self.name:<28} {self.spends / self.seconds:8.0f} spends/s  "
-            f"p50 {cuts[49]:6.1f} ms  p99 {cuts[98]:6.1f} ms{batch}"
+            f"{self.name:<28} {self.spends / self.seconds:8.0f} {what}/s  "
+            f"p50 {cuts[49]:6.1f} ms  p99 {cuts[98]:6.1f} ms{cpu}{batch}"
         )
 
 

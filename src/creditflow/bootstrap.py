@@ -15,6 +15,7 @@ from creditflow.adapters.stripe.client import make_client
 from creditflow.adapters.stripe.events import HANDLED_EVENT_TYPES, StripeEventInterpreter
 from creditflow.adapters.stripe.gateway import StripeGateway
 from creditflow.services.audit import AuditService
+from creditflow.services.batched_deliveries import BatchedDeliveries, DeliveryBatcher
 from creditflow.services.batched_wallets import BatchedWalletOperations
 from creditflow.services.checkout import CheckoutService
 from creditflow.services.clock import Clock, utc_now
@@ -52,6 +53,8 @@ class Container:
     doctor: Doctor  # `creditflow doctor` and the console's findings
     # /v1 spends and grants through group commit; None (one transaction each) unless configured
     batched_wallets: BatchedWalletOperations | None = None
+    # Webhook deliveries through group commit; None (one transaction each) unless configured
+    batched_deliveries: BatchedDeliveries | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -106,6 +109,12 @@ def build_container(
         ),
         batched_wallets=BatchedWalletOperations(
             PostingBatcher(uow_factory, clock, settings.group_commit_max_batch), observer
+        )
+        if settings.group_commit
+        else None,
+        batched_deliveries=BatchedDeliveries(
+            deliveries,
+            DeliveryBatcher(uow_factory, deliveries, settings.group_commit_max_batch),
         )
         if settings.group_commit
         else None,

@@ -19,6 +19,7 @@ CreditflowError
 ├── NeedsAttention           a payment whose credits no rule gives: parked, never guessed
 ├── StripeUnavailable        Stripe's API failed; retrying later can help
 └── DatabaseUnavailable      the database is unreachable; retrying later can help
+    └── Contention           a deadlock or serialization failure; retrying at once can help
 """
 
 from __future__ import annotations
@@ -113,3 +114,8 @@ class StripeUnavailable(CreditflowError):
 
 class DatabaseUnavailable(CreditflowError):
     code = "database_unavailable"
+
+
+class Contention(DatabaseUnavailable):
+    """The transaction lost a deadlock or a serialization conflict and was rolled back; a
+    batch retries its parts at once (services/group_commit.py), a lone request answers 503."""

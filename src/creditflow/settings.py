@@ -72,14 +72,14 @@ class Settings(BaseSettings):
     group_commit: bool = Field(
         False,
         validation_alias=AliasChoices("CREDITFLOW_GROUP_COMMIT"),
-        description="Spends and grants of /v1 that arrive together share one transaction "
-        "(services/group_commit.py). Off: one transaction per request.",
+        description="Webhook deliveries, and spends and grants of /v1, that arrive together "
+        "share one transaction (services/group_commit.py). Off: one transaction per request.",
     )
     group_commit_max_batch: int = Field(
         DEFAULT_MAX_BATCH,
         ge=1,
         validation_alias=AliasChoices("CREDITFLOW_GROUP_COMMIT_MAX_BATCH"),
-        description="The most postings one group-commit transaction holds.",
+        description="The most operations one group-commit transaction holds.",
     )
     refund_policy: RefundPolicy = Field(
         RefundPolicy.DEBT, validation_alias=AliasChoices("CREDITFLOW_REFUND_POLICY")

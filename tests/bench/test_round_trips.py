@@ -4,6 +4,7 @@ the same counter on creditflow's app (what `make bench-round-trips` prints): nev
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Iterator
 
@@ -14,6 +15,11 @@ from sqlalchemy.engine import make_url
 
 from bench.roundtrips.operations import count_round_trips
 from bench.roundtrips.wire import CountingProxy, FrontendParser, RoundTrip, counting_proxy
+from creditflow.bootstrap import build_container
+from creditflow.services.batched_deliveries import ReadDelivery
+from creditflow.services.deliveries import Delivery, DeliveryResult
+from creditflow.settings import WEBHOOK_PATH
+from tests.support import make_settings, paid_session_event
 
 pytestmark = pytest.mark.postgres_only
 
@@ -179,3 +185,37 @@ def test_each_operation_takes_at_most_its_target_round_trips() -> None:
     assert most["redelivery"] <= 2
     assert most["spend"] <= 3
     assert targets == {"new paid delivery": 4, "redelivery": 2, "spend": 3, "grant": None}
+
+
+def test_a_batch_of_new_paid_deliveries_stores_its_inbox_rows_in_one_round_trip(
+    proxy: tuple[CountingProxy, str],
+) -> None:
+    # Group commit: BEGIN, every inbox row and every buyer in one round trip; per delivery the
+    # purchase with its wallet, and the store; the last outcome with COMMIT. 2N + 2, where N
+    # deliveries one at a time take 4N.
+    counting, url = proxy
+    services = build_container(make_settings(url, group_commit=True))
+    try:
+        users = [f"u{i}" for i in range(8)]
+        for user in users:
+            services.users.register(user, None)
+        assert services.batched_deliveries is not None
+        batcher = services.batched_deliveries.batcher
+
+        def batch() -> list[ReadDelivery]:
+            events = [paid_session_event(user_id=user, credits=5) for user in users]
+            return [
+                ReadDelivery(Delivery.of(e, json.dumps(e), WEBHOOK_PATH), interpret(e))
+                for e in events
+            ]
+
+        interpret = services.deliveries.interpret
+        batcher.run(batch())  # warm: the pool's connection, the statements' compilation
+        ops = batch()
+        counting.take()
+        results = batcher.run(ops)
+        trips = counting.take().round_trips
+    finally:
+        services.close()
+    assert {r.status.value for r in results if isinstance(r, DeliveryResult)} == {"processed"}
+    assert len(trips) == 2 * len(ops) + 2, [trip.statements for trip in trips]

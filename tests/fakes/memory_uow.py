@@ -290,6 +290,10 @@ class MemoryUnitOfWork:
         """The inbox is not in memory (the module docstring)."""
         raise NotImplementedError("deliveries are tested on real databases")
 
+    def receive_many(self, *_args: object) -> list[tuple[Arrival, User | None]]:
+        """The inbox is not in memory (the module docstring)."""
+        raise NotImplementedError("deliveries are tested on real databases")
+
     def insert_or_lock_purchase(self, *_args: object) -> tuple[Purchase, bool, WalletState | None]:
         """Purchases are not in memory (the module docstring)."""
         raise NotImplementedError("purchases are tested on real databases")

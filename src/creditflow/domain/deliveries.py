@@ -23,6 +23,17 @@ class StoredDelivery:
 
 
 @dataclass(frozen=True)
+class Arriving:
+    """A verified delivery on its way into the inbox (a batch's, stored with the others)."""
+
+    event_id: str
+    event_type: str
+    livemode: bool
+    payload: str
+    endpoint: str
+
+
+@dataclass(frozen=True)
 class Arrival:
     """A delivery as the inbox took it: the event's first (`first`), or one more of a stored
     event, whose recorded status says whether it is settled."""

@@ -1,22 +1,30 @@
-"""Group commit: postings that arrive together share one transaction (issue 16).
+"""Group commit: operations that arrive together share one transaction (issue 16).
 
-A process's postings queue on one `PostingBatcher`. While a batch is in its transaction, new
-arrivals collect for the next; there is no timer, so a lone posting runs at once, as a batch of
-one, and under load batches grow by themselves, up to `max_batch`. A batch is one unit of work,
-run in the batcher's own thread: load every wallet of the batch in set-based statements (locked
-in user id order), decide each posting in arrival order on the in-memory state (two postings to
-one wallet see each other, a replayed key its original), store every change in set-based
-statements, commit once; then every caller is answered.
+A process's operations of one kind queue on one `Batcher`. While a batch is in its transaction,
+new arrivals collect for the next; there is no timer, so a lone operation runs at once, as a
+batch of one, and under load batches grow by themselves, up to `max_batch`. What a batch is
+differs by kind: `PostingBatcher` (here) for /v1 spends and grants, `DeliveryBatcher`
+(services/batched_deliveries.py) for webhook deliveries. Each says how to run a batch in one
+committed transaction and how to run one operation alone, exactly as unbatched; the queue, the
+lanes and the isolation are this module's.
+
+A posting batch, run in the batcher's own thread: load every wallet of the batch in set-based
+statements (locked in user id order), decide each posting in arrival order on the in-memory
+state (two postings to one wallet see each other, a replayed key its original), store every
+change in set-based statements, commit once; then every caller is answered.
 
 Isolation (docs/design.md, no caller is answered before its commit):
-- a refusal (insufficient credits, a replayed or conflicting key, no such wallet) is that
-  posting's result; the others commit;
-- if the batch's transaction fails, nobody is answered from it. A posting whose decision raised
-  is known to be the one that broke: the postings before it and after it are retried as
-  batches, and it runs alone. When the failure names no posting (the store or the commit
-  failed), the batch is split in halves, retried in order, down to postings run alone;
-- a posting run alone goes through `services/posting.py` in a transaction of its own, exactly
-  as unbatched, so it gets the answer or the error it would have had unbatched;
+- a refusal (insufficient credits, a replayed or conflicting key, no such wallet, a delivery
+  that needs attention) is that operation's result; the others commit;
+- if the batch's transaction fails, nobody is answered from it. An operation known to be the one
+  that broke it (`Broke`) is run alone, and those before it and after it are retried as
+  batches. When the failure names no operation (a deadlock with another lane or process, the
+  store or the commit failed), the batch is split in halves, retried in order, down to
+  operations run alone;
+- an operation a batcher expects to fail (`runs_alone`) is run alone from the start, the same
+  way, without failing a batch first;
+- an operation run alone goes through the unbatched service in a transaction of its own, so it
+  gets the answer or the error it would have had unbatched;
 - the database being unreachable is everybody's answer at once (503: nothing committed, each
   would have had the same alone).
 """
@@ -24,11 +32,13 @@ Isolation (docs/design.md, no caller is answered before its commit):
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
+from typing import Generic, Self, TypeVar
 
 from creditflow.domain.wallet import (
     Conflicting,
@@ -40,51 +50,43 @@ from creditflow.domain.wallet import (
     WalletState,
     decide,
 )
-from creditflow.errors import DatabaseUnavailable, NotFound
+from creditflow.errors import Contention, DatabaseUnavailable, NotFound
 from creditflow.services.clock import Clock
 from creditflow.services.posting import Outcome, post_or_explain
 from creditflow.services.unit_of_work import UnitOfWorkFactory
 
 DEFAULT_MAX_BATCH = 64
 
-Result = Outcome | Exception  # what a caller is answered with, or raised
+Op = TypeVar("Op")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
-class _Broke(Exception):
-    """The decision of the batch's `index`-th posting raised: that posting broke the batch."""
+class Broke(Exception):
+    """Running the batch's `index`-th operation raised: that operation broke the batch."""
 
     index: int
     error: Exception
 
 
-class PostingBatcher:
-    """`await batcher.submit(posting)`: the posting's outcome, once its batch has committed.
+class Batcher(ABC, Generic[Op, R]):
+    """`await batcher.submit(op)`: the operation's result, once its batch has committed.
 
-    Outcomes are `services/posting.py`'s: the entry stored, `Replayed`, `Conflicting` or
-    `Refused`; errors (NotFound, DatabaseUnavailable, ...) are raised to the caller. Use it from
-    one event loop; `close()` (or `async with`) stops its threads.
+    A result that is an exception is raised to the caller. Use it from one event loop;
+    `close()` (or `async with`) stops its threads.
 
     `lanes` batches may be in their transactions at once, each on a thread and a connection of
-    its own: a posting arriving while every lane is busy waits for the next free one, with the
-    others that arrived meanwhile. Lanes whose batches share a wallet queue on its row lock.
+    its own: an operation arriving while every lane is busy waits for the next free one, with
+    the others that arrived meanwhile. Lanes whose batches share a row queue on its lock.
     """
 
-    def __init__(
-        self,
-        uow_factory: UnitOfWorkFactory,
-        clock: Clock,
-        max_batch: int = DEFAULT_MAX_BATCH,
-        lanes: int = 1,
-    ) -> None:
+    def __init__(self, max_batch: int = DEFAULT_MAX_BATCH, lanes: int = 1) -> None:
         if max_batch < 1:
-            raise ValueError("a batch holds at least one posting")
+            raise ValueError("a batch holds at least one operation")
         if lanes < 1:
             raise ValueError("a batcher has at least one lane")
-        self._uow = uow_factory
-        self._clock = clock
         self._max_batch = max_batch
-        self._waiting: list[tuple[Posting, asyncio.Future[Outcome]]] = []
+        self._waiting: list[tuple[Op, asyncio.Future[R]]] = []
         self._lanes = lanes
         self._draining: set[asyncio.Task[None]] = set()  # the lanes at work
         # A thread per lane: a batch at a time in each, the next collecting meanwhile.
@@ -92,10 +94,27 @@ class PostingBatcher:
         self.batch_sizes: list[int] = []  # what ran, for tests and benchmarks
         self.failed_batches = 0  # transactions that failed and were retried in parts
 
-    async def submit(self, posting: Posting) -> Outcome:
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._waiting.append((posting, future))
-        if len(self._draining) < self._lanes:  # a lane is free: the posting goes at once
+    @abstractmethod
+    def committed(self, ops: Sequence[Op]) -> list[R | Exception]:
+        """Run `ops` in one transaction, in arrival order, and commit it: each one's result.
+        Raise `Broke` when one operation's failure ended the transaction."""
+
+    @abstractmethod
+    def alone(self, op: Op) -> R | Exception:
+        """Run `op` as unbatched, in a transaction of its own: its result or its error."""
+
+    # A batch of one run as unbatched: when that path is as cheap, a lone operation gains
+    # nothing from the batch's, and a failure of it is not run a second time.
+    lone_runs_alone = False
+
+    def runs_alone(self, op: Op) -> bool:
+        """Whether `op` is expected to fail a batch (then it is run alone from the start)."""
+        return False
+
+    async def submit(self, op: Op) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._waiting.append((op, future))
+        if len(self._draining) < self._lanes:  # a lane is free: the operation goes at once
             self._draining.add(asyncio.create_task(self._drain()))
         return await future
 
@@ -104,7 +123,7 @@ class PostingBatcher:
             await asyncio.wait(set(self._draining))
         self._thread.shutdown(wait=True)
 
-    async def __aenter__(self) -> PostingBatcher:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -121,68 +140,96 @@ class PostingBatcher:
             while self._waiting:
                 batch = self._waiting[: self._max_batch]
                 del self._waiting[: self._max_batch]
-                postings = [posting for posting, _ in batch]
-                self.batch_sizes.append(len(postings))
+                ops = [op for op, _ in batch]
+                self.batch_sizes.append(len(ops))
                 try:
-                    results: list[Result] = await loop.run_in_executor(
-                        self._thread, self.run, postings
+                    results: list[R | Exception] = await loop.run_in_executor(
+                        self._thread, self.run, ops
                     )
                 except RuntimeError as exc:  # closed: no thread to run the batch in
-                    results = [exc] * len(postings)
+                    results = [exc] * len(ops)
                 for (_, future), result in zip(batch, results, strict=True):
-                    if future.done():  # its caller went away; the posting stands
+                    if future.done():  # its caller went away; the operation stands
                         continue
                     if isinstance(result, Exception):
                         future.set_exception(result)
                     else:
                         future.set_result(result)
         finally:
-            # No await since the queue was seen empty: a posting submitted from now on finds
+            # No await since the queue was seen empty: an operation submitted from now on finds
             # this lane free and starts one, never waiting on a lane that has finished.
             lane = asyncio.current_task()
             assert lane is not None
             self._draining.discard(lane)
 
-    def run(self, postings: Sequence[Posting]) -> list[Result]:
-        """One batch, committed, and each posting's result (the batcher's thread runs this)."""
+    def run(self, ops: Sequence[Op]) -> list[R | Exception]:
+        """One batch, committed, and each operation's result (the batcher's thread runs this)."""
+        if not ops:
+            return []
+        if len(ops) == 1 and self.lone_runs_alone:
+            return [self.alone(ops[0])]
+        expected = next((i for i, op in enumerate(ops) if self.runs_alone(op)), None)
+        if expected is not None:
+            return self._around(ops, expected)
         try:
-            return self._committed(postings)
+            return self.committed(ops)
+        except Broke as broke:
+            self.failed_batches += 1
+            return self._around(ops, broke.index)
         except DatabaseUnavailable as exc:
-            return [exc] * len(postings)
-        except _Broke as broke:
-            self.failed_batches += 1
-            if len(postings) == 1:
-                return [self._alone(postings[0])]
-            i = broke.index  # in arrival order: those before it, it alone, those after it
-            before = self.run(postings[:i]) if i else []
-            alone = self._alone(postings[i])
-            after = self.run(postings[i + 1 :]) if i + 1 < len(postings) else []
-            return [*before, alone, *after]
+            if not isinstance(exc, Contention):  # unreachable: the same answer for everybody
+                return [exc] * len(ops)
+            return self._halved(ops)  # a deadlock or a serialization failure names nobody
         except Exception:
-            self.failed_batches += 1
-            if len(postings) == 1:
-                return [self._alone(postings[0])]
-            half = len(postings) // 2
-            return [*self.run(postings[:half]), *self.run(postings[half:])]
+            return self._halved(ops)
 
-    def _committed(self, postings: Sequence[Posting]) -> list[Result]:
+    def _halved(self, ops: Sequence[Op]) -> list[R | Exception]:
+        """A failure that names no operation: each half retried, down to one run alone."""
+        self.failed_batches += 1
+        if len(ops) == 1:
+            return [self.alone(ops[0])]
+        half = len(ops) // 2
+        return [*self.run(ops[:half]), *self.run(ops[half:])]
+
+    def _around(self, ops: Sequence[Op], index: int) -> list[R | Exception]:
+        """In arrival order: those before `index` as a batch, it alone, those after as one."""
+        return [*self.run(ops[:index]), self.alone(ops[index]), *self.run(ops[index + 1 :])]
+
+
+class PostingBatcher(Batcher[Posting, Outcome]):
+    """Postings (/v1 spends and grants). Outcomes are `services/posting.py`'s: the entry stored,
+    `Replayed`, `Conflicting` or `Refused`; errors (NotFound, DatabaseUnavailable, ...) are
+    raised to the caller."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        lanes: int = 1,
+    ) -> None:
+        super().__init__(max_batch, lanes)
+        self._uow = uow_factory
+        self._clock = clock
+
+    def committed(self, ops: Sequence[Posting]) -> list[Outcome | Exception]:
         now = self._clock()
         with self._uow() as uow:
-            states = uow.wallets.load_many(postings, now)
+            states = uow.wallets.load_many(ops, now)
             decided: list[Posted | Replayed | Conflicting | Refused | NotFound] = []
-            for index, posting in enumerate(postings):
+            for index, posting in enumerate(ops):
                 decided.append(_decided(states, posting, index, now))
             posted = [decision for decision in decided if isinstance(decision, Posted)]
             stored = uow.wallets.store_many(posted)
             uow.commit()
         by_key = {p.entry.key: entry for p, entry in zip(posted, stored, strict=True)}
-        return [_answer(p, d, by_key) for p, d in zip(postings, decided, strict=True)]
+        return [_answer(p, d, by_key) for p, d in zip(ops, decided, strict=True)]
 
-    def _alone(self, posting: Posting) -> Result:
+    def alone(self, op: Posting) -> Outcome | Exception:
         """As unbatched: one transaction, committed if the posting stored an entry."""
         try:
             with self._uow() as uow:
-                outcome = post_or_explain(uow, posting, self._clock())
+                outcome = post_or_explain(uow, op, self._clock())
                 if isinstance(outcome, LedgerEntry):
                     uow.commit()
             return outcome
@@ -199,7 +246,7 @@ def _decided(
     try:
         decision = decide(state, posting, now)
     except Exception as exc:
-        raise _Broke(index, exc) from exc
+        raise Broke(index, exc) from exc
     if isinstance(decision, Posted):
         states[posting.user_id] = decision.state  # the next posting to it sees this one
     return decision
@@ -209,7 +256,7 @@ def _answer(
     posting: Posting,
     decision: Posted | Replayed | Conflicting | Refused | NotFound,
     stored: dict[str, LedgerEntry],
-) -> Result:
+) -> Outcome | Exception:
     """An entry posted in this batch is answered as stored (its id, not the state's): a replay
     or a conflict with one posted earlier in the batch names it by this posting's key."""
     if isinstance(decision, Posted):

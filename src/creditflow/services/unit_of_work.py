@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Protocol
 
 from creditflow.domain.buyers import Buyer
-from creditflow.domain.deliveries import Arrival, StoredDelivery
+from creditflow.domain.deliveries import Arrival, Arriving, StoredDelivery
 from creditflow.domain.findings import Finding
 from creditflow.domain.holds import Hold, HoldStatus, HoldTotals
 from creditflow.domain.ledger_totals import SplitGroups
@@ -249,6 +249,13 @@ class UnitOfWork(Protocol):
         buyer: Buyer | None,
     ) -> tuple[Arrival, User | None]:
         """`inbox.receive`, and the user `buyer` names (None: not asked), loaded together."""
+        ...
+
+    def receive_many(
+        self, arriving: Sequence[tuple[Arriving, Buyer | None]], now: datetime
+    ) -> list[tuple[Arrival, User | None]]:
+        """`receive` of deliveries of distinct events (a batch's), loaded together; in the
+        order given."""
         ...
 
     def insert_or_lock_purchase(

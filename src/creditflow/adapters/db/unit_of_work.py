@@ -10,7 +10,7 @@ statement is replaced, and that statement sent again, without a word (`reconnect
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
@@ -31,11 +31,11 @@ from creditflow.adapters.db.repositories.rows import purchase_from
 from creditflow.adapters.db.repositories.users import UserRepository, user_from
 from creditflow.adapters.db.repositories.wallets import WalletRepository
 from creditflow.domain.buyers import Buyer
-from creditflow.domain.deliveries import Arrival
+from creditflow.domain.deliveries import Arrival, Arriving
 from creditflow.domain.purchase_record import NewPurchase, Purchase
 from creditflow.domain.users import User
 from creditflow.domain.wallet import WalletState
-from creditflow.errors import DatabaseUnavailable
+from creditflow.errors import Contention, DatabaseUnavailable
 
 
 class UnitOfWork:
@@ -123,7 +123,24 @@ class UnitOfWork:
         [row], found = pipeline.run_together(
             self._require(), [arrival, self.users.buyer_lookup(buyer)]
         )
-        return arrival_from(row), (user_from(found[0]) if found else None)
+        return arrival_from(row), _user_of(found)
+
+    def receive_many(
+        self, arriving: Sequence[tuple[Arriving, Buyer | None]], now: datetime
+    ) -> list[tuple[Arrival, User | None]]:
+        """`receive` of a batch's deliveries of distinct events: one inbox statement for all,
+        sent with every buyer's lookup (and BEGIN, on PostgreSQL) in one round trip."""
+        buyers = [buyer for _, buyer in arriving if buyer is not None]
+        inbox = self.inbox.arrivals([delivery for delivery, _ in arriving], now)
+        rows, *found = pipeline.run_together(
+            self._require(), [inbox, *(self.users.buyer_lookup(b) for b in buyers)]
+        )
+        arrivals = {row["id"]: arrival_from(row) for row in rows}
+        users = iter(found)
+        return [
+            (arrivals[delivery.event_id], None if buyer is None else _user_of(next(users)))
+            for delivery, buyer in arriving
+        ]
 
     def insert_or_lock_purchase(
         self, new: NewPurchase, now: datetime, wallet_of: str | None
@@ -189,6 +206,10 @@ class UnitOfWork:
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
+def _user_of(found: pipeline.Rows) -> User | None:
+    return user_from(found[0]) if found else None
+
+
 def _lock_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
@@ -210,12 +231,22 @@ def _is_connection_failure(exc: DBAPIError) -> bool:
 
 
 def _not_migrated(exc: BaseException) -> bool:
-    original = getattr(exc, "orig", None)
     # PostgreSQL: undefined_table (42P01); SQLite says it in words.
-    return getattr(original, "sqlstate", None) == "42P01" or "no such table" in str(original)
+    return _sqlstate(exc) == "42P01" or "no such table" in str(getattr(exc, "orig", None))
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race and was
+# rolled back; the same work retried at once can commit.
+_CONTENTION = frozenset({"40P01", "40001"})
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None)
 
 
 def _unavailable(exc: BaseException) -> DatabaseUnavailable:
+    if _sqlstate(exc) in _CONTENTION:
+        return Contention(f"transaction rolled back: {type(getattr(exc, 'orig', exc)).__name__}")
     if _not_migrated(exc):
         return DatabaseUnavailable("database is not migrated: run `creditflow migrate`")
     return DatabaseUnavailable(f"database unavailable: {type(exc).__name__}")

@@ -42,6 +42,7 @@ from creditflow.domain.subscriptions import (
     rolls_over,
 )
 from creditflow.errors import NeedsAttention, NotConfigured, NotFound, StripeRefused
+from creditflow.services.deliveries import StripeCallNeeded
 
 # checkout.session.completed says "paid" or "unpaid" itself (delayed payment methods).
 CHECKOUT_SIGNALS: dict[str, PaymentSignal | None] = {
@@ -80,6 +81,12 @@ class StripeEventInterpreter:
     def __init__(self, catalog: Callable[[], Catalog], line_items: LineItemSource | None) -> None:
         self._catalog = catalog
         self._line_items = line_items
+
+    def offline(self) -> StripeEventInterpreter:
+        """This interpreter, raising StripeCallNeeded where it would call Stripe's API."""
+        if self._line_items is None:  # it never calls Stripe
+            return self
+        return StripeEventInterpreter(self._catalog, _NoStripeCalls())
 
     def interpret(self, event: Mapping[str, Any]) -> Interpretation:
         event_type = event["type"]
@@ -179,6 +186,16 @@ class StripeEventInterpreter:
             # Retrying cannot price it (a refused key is NotConfigured); an operator can, then
             # replay. StripeUnavailable is not caught: the delivery fails and Stripe retries.
             return None, exc.message
+
+
+class _NoStripeCalls:
+    """The line-item source of an offline interpreter (group commit's event loop)."""
+
+    def line_items(self, checkout_session_id: str) -> list[LineItem]:
+        raise StripeCallNeeded(f"line items of {checkout_session_id}")
+
+    def price_credits(self, price_id: str) -> str | None:
+        raise StripeCallNeeded(f"metadata of {price_id}")
 
 
 def _completed_signal(session: Mapping[str, Any]) -> PaymentSignal:

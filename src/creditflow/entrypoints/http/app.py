@@ -49,6 +49,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
             expiring.stop()
             if container.batched_wallets is not None:
                 await container.batched_wallets.close()
+            if container.batched_deliveries is not None:
+                await container.batched_deliveries.close()
             container.close()
 
     app = FastAPI(

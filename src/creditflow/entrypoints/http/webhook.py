@@ -106,16 +106,12 @@ async def _receive(request: Request, metrics: Metrics) -> JSONResponse:
         metrics.webhook_refused(exc.code)
         log.warning("webhook refused (%s): %s", exc.code, exc.message)
         raise
-    delivery = Delivery(
-        event_id=event["id"],
-        event_type=event["type"],
-        livemode=bool(event.get("livemode", False)),
-        payload=body.decode("utf-8"),
-        event=event,
-        endpoint=request.url.path,
-    )
+    delivery = Delivery.of(event, body.decode("utf-8"), request.url.path)
     with bound_event(delivery.event_id):
-        result = await run_in_threadpool(container.deliveries.receive, delivery)
+        if container.batched_deliveries is not None:  # group commit: no thread per request
+            result = await container.batched_deliveries.receive(delivery)
+        else:
+            result = await run_in_threadpool(container.deliveries.receive, delivery)
     if result.status is DeliveryStatus.FAILED:
         # 500: Stripe retries, and the retry processes it again. What failed is on the inbox row
         # for operators; the response, shown in Stripe's Dashboard, does not echo internals.

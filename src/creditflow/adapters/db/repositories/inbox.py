@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -18,12 +19,14 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningInsert
 
 from creditflow.adapters.db.pipeline import Statement, run_together, write_later
 from creditflow.adapters.db.repositories._sql import upsert
 from creditflow.adapters.db.repositories.rows import delivery_from
 from creditflow.adapters.db.tables import webhook_events
-from creditflow.domain.deliveries import Arrival, StoredDelivery
+from creditflow.domain.deliveries import Arrival, Arriving, StoredDelivery
 from creditflow.domain.statuses import DeliveryStatus
 
 
@@ -82,6 +85,28 @@ class InboxRepository:
             "received_at": now,
         }
         return _arrival(self._connection.dialect.name), values
+
+    def arrivals(self, arriving: Sequence[Arriving], now: datetime) -> Statement:
+        """`arrival` of deliveries of distinct events, in one statement: each row's `id` comes
+        back with it. Rows are written, so locked, in event id order: batches of two lanes or
+        processes wait on each other's inbox rows in one order, never in a cycle."""
+        rows = [
+            {
+                "id": a.event_id,
+                "type": a.event_type,
+                "livemode": a.livemode,
+                "payload": a.payload,
+                "status": DeliveryStatus.FAILED.value,
+                "error": "processing did not finish",
+                "endpoint": a.endpoint,
+                "delivery_count": 1,
+                "received_at": now,
+            }
+            for a in sorted(arriving, key=lambda a: a.event_id)
+        ]
+        dialect = self._connection.dialect.name
+        insert = upsert(dialect, webhook_events).values(rows)
+        return _counted(dialect, insert).returning(webhook_events.c.id), {}
 
     def lock(self, event_id: str) -> StoredDelivery | None:
         row = self._connection.execute(
@@ -154,7 +179,12 @@ def _arrival(dialect: str) -> Executable:
     """INSERT ... ON CONFLICT (id) DO UPDATE counting the delivery, RETURNING the status and
     whether the row is new: PostgreSQL's `xmax = 0` (no updating transaction yet); SQLite has
     no xmax, but a new row is the only one at its first delivery."""
-    insert = upsert(dialect, webhook_events)
+    return _counted(dialect, upsert(dialect, webhook_events))
+
+
+def _counted(dialect: str, insert: postgresql.Insert | sqlite.Insert) -> ReturningInsert[Any]:
+    """`insert` counting a delivery of a stored event, RETURNING the status and whether the
+    row is new."""
     counted = insert.on_conflict_do_update(
         index_elements=[webhook_events.c.id],
         set_={

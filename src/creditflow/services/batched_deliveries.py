@@ -1,0 +1,115 @@
+"""Webhook deliveries through group commit (services/group_commit.py), for an async edge.
+
+A delivery is read per request (`interpret_offline`: pure, on the event loop; only an event that
+needs Stripe's API is read in a thread), then submitted. A batch is one unit of work: each
+delivery is stored and processed in arrival order, as `DeliveryService` does alone, in the
+batch's one transaction, committed once; so a redelivery sees its original, and
+`checkout.session.async_payment_succeeded` the `completed` before it, in the same batch.
+
+A delivery whose processing fails (needs attention, a bug) ends the transaction: there is no
+savepoint, so the batch is rolled back, the others retried without it, and it runs alone through
+`DeliveryService.receive_interpreted`, recorded with exactly its unbatched outcome. A paid event
+no rule prices (the usual needs attention) is known from its reading, before any write: it runs
+alone from the start rather than failing a batch (docs/design.md).
+
+Lock order: a batch locks each delivery's inbox row, purchase and wallet in arrival order, so
+two lanes or processes may deadlock; PostgreSQL rolls one back, and that batch is retried in
+halves (`Contention`), each delivery still answered once, from the transaction that committed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from creditflow.domain.payments import Interpretation, PaymentEvent, PaymentSignal
+from creditflow.domain.subscriptions import InvoiceEvent, InvoiceSignal
+from creditflow.services.deliveries import Delivery, DeliveryResult, DeliveryService, Outcome
+from creditflow.services.group_commit import DEFAULT_MAX_BATCH, Batcher, Broke
+from creditflow.services.unit_of_work import UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class ReadDelivery:
+    """A delivery and what its event says (or the failure reading it), ready to be stored."""
+
+    delivery: Delivery
+    interpretation: Interpretation | Outcome
+
+
+class DeliveryBatcher(Batcher[ReadDelivery, DeliveryResult]):
+    """Deliveries; results are `DeliveryService.receive`'s, errors (StripeUnavailable,
+    DatabaseUnavailable) raised to the caller. A lone delivery takes today's path, its round
+    trips and all (tests/bench/test_round_trips.py)."""
+
+    lone_runs_alone = True
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        deliveries: DeliveryService,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        lanes: int = 1,
+    ) -> None:
+        super().__init__(max_batch, lanes)
+        self._uow = uow_factory
+        self._deliveries = deliveries
+
+    def committed(self, ops: Sequence[ReadDelivery]) -> list[DeliveryResult | Exception]:
+        with self._uow() as uow:
+            batch = [(op.delivery, op.interpretation) for op in ops]
+            arrived = self._deliveries.arrive_together(uow, batch)
+            settled: list[DeliveryResult] = []
+            for index, op in enumerate(ops):
+                result = self._deliveries.settle_in(
+                    uow, op.delivery, op.interpretation, arrived[index]
+                )
+                if result is None:
+                    raise Broke(index, RuntimeError(f"processing {op.delivery.event_id} failed"))
+                settled.append(result)
+            uow.commit()
+        return [self._answer(op, result) for op, result in zip(ops, settled, strict=True)]
+
+    def alone(self, op: ReadDelivery) -> DeliveryResult | Exception:
+        try:
+            return self._deliveries.receive_interpreted(op.delivery, op.interpretation)
+        except Exception as exc:
+            return exc
+
+    def runs_alone(self, op: ReadDelivery) -> bool:
+        return needs_attention_expected(op.interpretation)
+
+    def _answer(self, op: ReadDelivery, result: DeliveryResult) -> DeliveryResult | Exception:
+        try:
+            return self._deliveries.settled(op.delivery, op.interpretation, result)
+        except Exception as exc:
+            return exc
+
+
+def needs_attention_expected(interpretation: Interpretation | Outcome) -> bool:
+    """A paid event that no rule prices: unless its purchase was credited already, processing
+    it raises NeedsAttention (domain/purchase.py, domain/invoice_purchase.py)."""
+    if isinstance(interpretation, PaymentEvent):
+        return interpretation.signal is PaymentSignal.PAID and interpretation.credits is None
+    if isinstance(interpretation, InvoiceEvent):
+        return interpretation.signal is InvoiceSignal.PAID and interpretation.credits is None
+    return False
+
+
+class BatchedDeliveries:
+    """The webhook's service with group commit: `await receive(delivery)`, answered as
+    `DeliveryService.receive` answers, once the delivery's batch has committed."""
+
+    def __init__(self, deliveries: DeliveryService, batcher: DeliveryBatcher) -> None:
+        self._deliveries = deliveries
+        self.batcher = batcher
+
+    async def receive(self, delivery: Delivery) -> DeliveryResult:
+        interpretation = self._deliveries.interpret_offline(delivery.event)
+        if interpretation is None:  # it reads line items or prices from Stripe: not here
+            interpretation = await asyncio.to_thread(self._deliveries.interpret, delivery.event)
+        return await self.batcher.submit(ReadDelivery(delivery, interpretation))
+
+    async def close(self) -> None:
+        await self.batcher.close()
