@@ -1,7 +1,8 @@
 """Webhook deliveries through group commit (services/batched_deliveries.py) on a real database:
 deliveries of one batch share a transaction and see each other in order, one that fails does
 not take the others down and gets its unbatched outcome, and batches of several lanes or
-processes that deadlock still answer each delivery once, correctly."""
+processes that deadlock still answer each delivery once, correctly; a connection lost mid-batch
+answers nobody but 503, and the redeliveries grant once."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from creditflow.adapters.db.tables import ledger_entries
 from creditflow.adapters.db.unit_of_work import UnitOfWork
 from creditflow.adapters.stripe import samples
 from creditflow.bootstrap import Container, build_container
+from creditflow.errors import DatabaseUnavailable
 from creditflow.services.batched_deliveries import BatchedDeliveries, DeliveryBatcher, ReadDelivery
 from creditflow.services.deliveries import Delivery, DeliveryResult
 from creditflow.settings import WEBHOOK_PATH
+from tests.faults.dead_connections import sever_before
 from tests.servers import all_at_once
 from tests.support import (
     assert_database_audit_clean,
@@ -229,3 +232,27 @@ def test_a_batcher_with_two_lanes_answers_concurrent_deliveries_once(
     assert sorted(statuses(results)) == ["duplicate"] * 6 + ["processed"] * 48
     assert balances(services.engine) == {user: 18 for user in USERS}
     assert max(lanes.batch_sizes) > 1
+
+
+@pytest.mark.parametrize(
+    "step",
+    ["INSERT INTO purchases", "INSERT INTO ledger_entries", "UPDATE webhook_events", "COMMIT"],
+)
+def test_a_connection_lost_mid_batch_answers_everybody_503_and_the_redeliveries_grant_once(
+    services: Container, database_url: str, step: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the connection is severed by terminating its PostgreSQL backend")
+    # Nothing is answered before its commit: the batch's transaction is lost, so is every
+    # delivery in it, and Stripe's retries make it good.
+    events = [paid_session_event(user_id=user, credits=4) for user in USERS[:4]]
+    batcher = batched(services).batcher
+    sever_before(services.engine, step, database_url)
+
+    lost = batcher.run(read(services, events))
+
+    assert all(isinstance(r, DatabaseUnavailable) for r in lost), lost
+    assert entry_count(services.engine) == 0
+    retried = batcher.run(read(services, events))
+    assert statuses(retried) == ["processed"] * 4
+    assert balances(services.engine) == {u: 4 if u in USERS[:4] else 0 for u in USERS}
