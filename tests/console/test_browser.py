@@ -3,6 +3,7 @@ support staff and operators go through, by keyboard and mouse, with no script of
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, suppress
 from pathlib import Path
@@ -16,6 +17,7 @@ from pydantic import SecretStr
 from tests.console.browser import log_in, logged_in, screenshot
 from tests.console.support import OPERATOR, console_settings
 from tests.fakes.stripe_api import FakeStripeApi
+from tests.invoices import INVOICE_ID, PRICE_ID, invoice_event, subscription_checkout_event
 from tests.support import (
     PRICE,
     auth,
@@ -95,7 +97,9 @@ def test_support_finds_a_wallet_by_e_mail_and_a_double_clicked_grant_grants_once
     # form still on screen and sends it again; then both reach the server, in order.
     held: list[Route] = []
     page.route("**/console/wallet/grants", lambda route: held.append(route))
-    box = page.get_by_role("button", name="Grant").bounding_box()
+    button = page.get_by_role("button", name="Grant")
+    button.scroll_into_view_if_needed()  # the mouse clicks where the page is on screen
+    box = button.bounding_box()
     assert box is not None
     for _ in range(2):  # the mouse itself: a locator's click would wait for the navigation
         with page.expect_request("**/console/wallet/grants"):
@@ -169,6 +173,43 @@ def test_a_parked_payment_is_replayed_after_the_catalog_is_fixed_and_grants_once
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_role("cell", name=session_id_of(event))).to_be_visible()
     screenshot(page, "purchases")
+
+
+def test_support_follows_the_active_holds_to_a_wallet_with_its_holds_and_subscription_grants(
+    page: Page, live_server_for: LiveServer, tmp_path: Path, catalog: Path, stack: ExitStack
+) -> None:
+    catalog.write_text(catalog_toml(prices={PRICE_ID: 500}))
+    server = live_server_for(**console_settings(tmp_path), catalog_path=catalog)
+    api = stack.enter_context(httpx.Client(base_url=server, timeout=30))
+    register(api, "user_42", "ada@example.com")  # the subscription session's user
+    deliver(api, subscription_checkout_event())
+    paid = invoice_event("basil", period_end=int(time.time()) + 30 * 86_400)
+    assert deliver(api, paid).json()["status"] == "processed"
+    held = {}
+    for key, credits, reason in [("job-1", 120, "render job 1"), ("job-2", 30, SCRIPT)]:
+        body = {"credits": credits, "idempotency_key": key, "reason": reason}
+        answer = api.post("/v1/wallets/user_42/holds", json=body, headers=auth())
+        held[key] = answer.json()["id"]
+    api.post(f"/v1/holds/{held['job-1']}/capture", json={"credits": 100}, headers=auth())
+
+    logged_in(page, server)  # the `page` fixture fails the test if any dialog opens
+    page.get_by_role("link", name="1 active holds").click()
+    expect(page.get_by_role("heading", name="Holds")).to_be_visible()
+    expect(page.get_by_role("cell", name=SCRIPT)).to_be_visible()
+    expect(page.get_by_role("cell", name=held["job-1"])).to_have_count(0)  # captured, not live
+    page.get_by_label("Status").select_option("")  # any
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("cell", name=held["job-1"])).to_be_visible()
+    screenshot(page, "holds")
+
+    page.get_by_role("link", name="user_42").first.click()
+    expect(page.get_by_role("heading", name="Wallet of user_42")).to_be_visible()
+    facts = page.locator("dl.facts")
+    expect(facts).to_contain_text("Held30 credits")
+    expect(facts).to_contain_text("Available370 credits")  # 500 - 100 captured - 30 held
+    subscriptions = page.get_by_role("region", name="Subscription grants")
+    expect(subscriptions.get_by_role("cell", name=INVOICE_ID, exact=True)).to_be_visible()
+    screenshot(page, "wallet-holds")
 
 
 def test_a_post_without_the_csrf_token_is_refused(

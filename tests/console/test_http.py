@@ -29,6 +29,7 @@ PAGES = [
     "/console/events/evt_1",
     "/console/wallets",
     "/console/wallet?user=u1",
+    "/console/holds",
     "/console/pending",
     "/console/purchases",
 ]
@@ -306,3 +307,15 @@ def test_the_next_page_after_login_stays_inside_the_console(console: TestClient)
     )
 
     assert response.headers["location"] == "/console"
+
+
+@pytest.mark.parametrize("page", ["/console/inbox", "/console/purchases", "/console/holds"])
+def test_a_list_filtered_by_any_status_lists_everything_and_an_unknown_status_says_so(
+    operator_client: TestClient, page: str
+) -> None:
+    """The form's "any" sends an empty status, and so do the next-page links it leads to."""
+    any_status = operator_client.get(f"{page}?status=")
+    unknown = operator_client.get(f"{page}?status=lost")
+
+    assert any_status.status_code == 200
+    assert (unknown.status_code, "no status &#39;lost&#39;" in unknown.text) == (422, True)

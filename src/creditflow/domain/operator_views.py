@@ -29,6 +29,14 @@ class InboxCursor:
 
 
 @dataclass(frozen=True)
+class HoldCursor:
+    """Where the next page of holds starts: strictly older than this hold."""
+
+    created_at: datetime
+    hold_id: str
+
+
+@dataclass(frozen=True)
 class Refund:
     id: str
     purchase_id: int

@@ -17,7 +17,14 @@ from typing import Any, Generic, TypeVar
 
 from creditflow.domain.buyers import normalize_email
 from creditflow.domain.deliveries import StoredDelivery
-from creditflow.domain.operator_views import InboxCursor, InboxFilter, Refund, ReplayNote
+from creditflow.domain.holds import Hold, HoldStatus, status_at
+from creditflow.domain.operator_views import (
+    HoldCursor,
+    InboxCursor,
+    InboxFilter,
+    Refund,
+    ReplayNote,
+)
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
@@ -32,6 +39,7 @@ from creditflow.services.wallet_operations import WalletChange, WalletOperations
 
 MAX_OPERATOR_REASON = 300  # leaves room in the ledger's 500 for the operator's name
 RECENT = timedelta(hours=24)
+CLOSED_HOLDS_SHOWN = 10  # on a wallet's page, after its live holds; the holds list has the rest
 T = TypeVar("T")
 
 
@@ -39,6 +47,7 @@ T = TypeVar("T")
 class Overview:
     backlog: Backlog
     outcomes: dict[DeliveryStatus, int]  # received in the last 24 h, every status present
+    active_holds: int  # live now: held and not past their expiry
 
 
 @dataclass(frozen=True)
@@ -54,12 +63,28 @@ class PurchaseView:
 
 
 @dataclass(frozen=True)
+class HoldLine:
+    hold: Hold
+    status: HoldStatus  # as seen now: a held hold past its expiry is expired
+
+
+@dataclass(frozen=True)
 class WalletView:
     user: User
     wallet: Wallet
+    held: int  # what its live holds reserve
     lots: Page[Lot]  # the first to expire; `more` when there are others
     ledger: Page[LedgerEntry]
     purchases: list[PurchaseView]
+    # Live first (the first to expire first; `more` when there are others), then the newest
+    # closed or lapsed ones.
+    holds: Page[HoldLine]
+    subscription_grants: list[Purchase]  # purchases of paid invoices, newest first
+
+    @property
+    def available(self) -> int:
+        """What a spend or a new hold may use now (WalletState.available)."""
+        return self.wallet.balance - self.held
 
 
 @dataclass(frozen=True)
@@ -89,8 +114,9 @@ class Console:
         since = self._clock() - RECENT
         with self._uow() as uow:
             counted = uow.console.outcomes_since(since)
+            active_holds = uow.console.live_holds_count(self._clock())
         outcomes = {status: counted.get(status, 0) for status in DeliveryStatus}
-        return Overview(self._queries.backlog(), outcomes)
+        return Overview(self._queries.backlog(), outcomes, active_holds)
 
     def inbox(
         self, where: InboxFilter, after: InboxCursor | None, limit: int
@@ -126,17 +152,35 @@ class Console:
     def wallet(self, user_id: str, *, before_id: int | None, limit: int) -> WalletView:
         user, wallet = self._queries.user(user_id)
         entries = self._queries.ledger(user_id, limit=limit + 1, before_id=before_id)
+        now = self._clock()
         with self._uow() as uow:
             reads = uow.console
+            held = uow.holds.live_total(user_id, now)
             lots = reads.open_lots(user_id, limit + 1)
             bought = reads.purchases_page(status=None, user_id=user_id, before_id=None, limit=limit)
             refunds = reads.refunds_of([purchase.id for purchase in bought])
+            live = reads.live_holds(user_id, now, limit + 1)
+            newest = reads.holds_page(
+                status=None, user_id=user_id, after=None, now=now, limit=CLOSED_HOLDS_SHOWN
+            )
+            invoiced = reads.invoice_purchases(user_id, limit)
         views = [
             PurchaseView(p, [refund for refund in refunds if refund.purchase_id == p.id])
             for p in bought
         ]
-        ledger = Page(entries[:limit], more=len(entries) > limit)
-        return WalletView(user, wallet, Page(lots[:limit], len(lots) > limit), ledger, views)
+        live_ids = {hold.id for hold in live}
+        shown = [*live[:limit], *(hold for hold in newest if hold.id not in live_ids)]
+        holds = Page([HoldLine(h, status_at(h, now)) for h in shown], more=len(live) > limit)
+        return WalletView(
+            user,
+            wallet,
+            held,
+            Page(lots[:limit], len(lots) > limit),
+            Page(entries[:limit], more=len(entries) > limit),
+            views,
+            holds,
+            invoiced,
+        )
 
     def purchases(
         self, status: PurchaseStatus | None, *, before_id: int | None, limit: int
@@ -146,6 +190,23 @@ class Console:
                 status=status, user_id=None, before_id=before_id, limit=limit + 1
             )
         return Page(found[:limit], more=len(found) > limit)
+
+    def holds(
+        self,
+        status: HoldStatus | None,
+        *,
+        user_id: str | None,
+        after: HoldCursor | None,
+        limit: int,
+    ) -> Page[HoldLine]:
+        """Every wallet's holds (or `user_id`'s), newest first, by status as seen now."""
+        now = self._clock()
+        with self._uow() as uow:
+            found = uow.console.holds_page(
+                status=status, user_id=user_id, after=after, now=now, limit=limit + 1
+            )
+        lines = [HoldLine(hold, status_at(hold, now)) for hold in found[:limit]]
+        return Page(lines, more=len(found) > limit)
 
     def pending_grants(self, *, after_id: int | None, limit: int) -> Page[PendingGrant]:
         with self._uow() as uow:

@@ -20,7 +20,13 @@ from creditflow.domain.findings import Finding
 from creditflow.domain.holds import Hold, HoldStatus, HoldTotals
 from creditflow.domain.ledger_totals import SplitGroups
 from creditflow.domain.money_back import RecordedRefund
-from creditflow.domain.operator_views import InboxCursor, InboxFilter, Refund, ReplayNote
+from creditflow.domain.operator_views import (
+    HoldCursor,
+    InboxCursor,
+    InboxFilter,
+    Refund,
+    ReplayNote,
+)
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchase_record import NewPurchase, Purchase, PurchaseChange
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
@@ -285,6 +291,22 @@ class ConsoleReads(Protocol):
     def refunds_of(self, purchase_ids: Sequence[int]) -> list[Refund]: ...
 
     def unclaimed_page(self, *, after_id: int | None, limit: int) -> list[PendingGrant]: ...
+
+    def holds_page(
+        self,
+        *,
+        status: HoldStatus | None,
+        user_id: str | None,
+        after: HoldCursor | None,
+        now: datetime,
+        limit: int,
+    ) -> list[Hold]: ...
+
+    def live_holds(self, user_id: str, now: datetime, limit: int) -> list[Hold]: ...
+
+    def live_holds_count(self, now: datetime) -> int: ...
+
+    def invoice_purchases(self, user_id: str, limit: int) -> list[Purchase]: ...
 
     def add_replay_note(self, event_id: str, note: ReplayNote) -> None: ...
 

@@ -1,8 +1,9 @@
 """What the operator console reads beyond the API's views, a page at a time, and its replay notes.
 
 Every list is keyset-paged on an index (webhook_events(received_at, id, status) and (type,
-received_at, id), purchases(status, id), the unclaimed pending grants' id): a page costs the
-same at 10^4 events as at 10, and an OFFSET is never used.
+received_at, id), purchases(status, id), the unclaimed pending grants' id, holds(created_at, id)
+and (status, created_at, id)): a page costs the same at 10^4 events as at 10, and an OFFSET is
+never used. A held hold past its expiry reads as expired, as domain/holds.status_at says.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select, tuple_
+from sqlalchemy import Connection, func, insert, or_, select, tuple_
 
+from creditflow.adapters.db.repositories.holds import hold_from
 from creditflow.adapters.db.repositories.rows import (
     delivery_from,
     pending_grant_from,
@@ -21,13 +23,21 @@ from creditflow.adapters.db.repositories.wallets import lot_from
 from creditflow.adapters.db.tables import (
     credit_lots,
     event_replays,
+    holds,
     pending_grants,
     purchases,
     refunds,
     webhook_events,
 )
 from creditflow.domain.deliveries import StoredDelivery
-from creditflow.domain.operator_views import InboxCursor, InboxFilter, Refund, ReplayNote
+from creditflow.domain.holds import Hold, HoldStatus
+from creditflow.domain.operator_views import (
+    HoldCursor,
+    InboxCursor,
+    InboxFilter,
+    Refund,
+    ReplayNote,
+)
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
@@ -118,6 +128,60 @@ class ConsoleRepository:
         if after_id is not None:
             query = query.where(pending_grants.c.id > after_id)
         return [pending_grant_from(row._mapping) for row in self._connection.execute(query)]
+
+    def holds_page(
+        self,
+        *,
+        status: HoldStatus | None,
+        user_id: str | None,
+        after: HoldCursor | None,
+        now: datetime,
+        limit: int,
+    ) -> list[Hold]:
+        """Newest first, as seen at `now`: `held` lists the live ones, `expired` those marked
+        so and those past their expiry not swept yet."""
+        h = holds.c
+        query = select(holds).order_by(h.created_at.desc(), h.id.desc()).limit(limit)
+        if status is HoldStatus.HELD:
+            query = query.where(h.status == HoldStatus.HELD.value, h.expires_at > now)
+        elif status is HoldStatus.EXPIRED:
+            lapsed = (h.status == HoldStatus.HELD.value) & (h.expires_at <= now)
+            query = query.where(or_(h.status == status.value, lapsed))
+        elif status is not None:
+            query = query.where(h.status == status.value)
+        if user_id is not None:
+            query = query.where(h.user_id == user_id)
+        if after is not None:
+            query = query.where(
+                tuple_(h.created_at, h.id) < tuple_(after.created_at, after.hold_id)
+            )
+        return [hold_from(row._mapping) for row in self._connection.execute(query)]
+
+    def live_holds(self, user_id: str, now: datetime, limit: int) -> list[Hold]:
+        """The wallet's live holds, the first to expire first (the partial index of live ones)."""
+        h = holds.c
+        query = (
+            select(holds)
+            .where(h.user_id == user_id, h.status == HoldStatus.HELD.value, h.expires_at > now)
+            .order_by(h.expires_at, h.id)
+            .limit(limit)
+        )
+        return [hold_from(row._mapping) for row in self._connection.execute(query)]
+
+    def live_holds_count(self, now: datetime) -> int:
+        h = holds.c
+        query = select(func.count()).where(h.status == HoldStatus.HELD.value, h.expires_at > now)
+        return int(self._connection.execute(query).scalar_one())
+
+    def invoice_purchases(self, user_id: str, limit: int) -> list[Purchase]:
+        """The wallet's subscription grants (a purchase per paid invoice), newest first."""
+        query = (
+            select(purchases)
+            .where(purchases.c.user_id == user_id, purchases.c.invoice_id.is_not(None))
+            .order_by(purchases.c.id.desc())
+            .limit(limit)
+        )
+        return [purchase_from(row._mapping) for row in self._connection.execute(query)]
 
     def add_replay_note(self, event_id: str, note: ReplayNote) -> None:
         self._connection.execute(

@@ -1,18 +1,20 @@
-"""The console's pages: overview, inbox and an event, wallets and a wallet, pending grants,
+"""The console's pages: overview, inbox and an event, wallets and a wallet, holds, pending grants,
 purchases; and its two actions, a replay and a grant, each a POST answered by a redirect."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from creditflow.domain.operator_views import InboxCursor, InboxFilter
+from creditflow.domain.holds import HoldStatus
+from creditflow.domain.operator_views import HoldCursor, InboxCursor, InboxFilter
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
 from creditflow.entrypoints.http.console.findings import FindingsCache
 from creditflow.entrypoints.http.console.web import ConsoleWeb, error_page, see_other
@@ -23,6 +25,7 @@ PAGE_SIZE = 50
 Text = Annotated[str, Query(max_length=255)]
 EventId = Annotated[str, Path(max_length=255)]
 CURSOR_SEPARATOR = "~"
+E = TypeVar("E", bound=StrEnum)
 
 
 def add_routes(router: APIRouter, web: ConsoleWeb) -> None:
@@ -36,26 +39,27 @@ def add_routes(router: APIRouter, web: ConsoleWeb) -> None:
 
     def inbox(
         request: Request,
-        status: DeliveryStatus | None = None,
+        status: Text = "",
         type: Text = "",
         received_from: Annotated[date | None, Query(alias="from")] = None,
         received_to: Annotated[date | None, Query(alias="to")] = None,
         after: Text = "",
     ) -> Response:
         _operator, session = web.operator(request)
-        where = InboxFilter(
-            status=status,
-            type=type.strip() or None,
-            received_from=_midnight(received_from),
-            received_before=_midnight(received_to, days=1),
-        )
         try:
-            page = console.inbox(where, _cursor(after), PAGE_SIZE)
+            where = InboxFilter(
+                status=_choice(DeliveryStatus, status),
+                type=type.strip() or None,
+                received_from=_midnight(received_from),
+                received_before=_midnight(received_to, days=1),
+            )
+            cursor = _cursor(after)
+            page = console.inbox(where, cursor and InboxCursor(*cursor), PAGE_SIZE)
         except InvalidRequest as exc:
             return error_page(web, request, exc)
         last = page.items[-1] if page.more else None
         filters = {
-            "status": status.value if status else "",
+            "status": status,
             "type": type,
             "from": received_from.isoformat() if received_from else "",
             "to": received_to.isoformat() if received_to else "",
@@ -64,9 +68,7 @@ def add_routes(router: APIRouter, web: ConsoleWeb) -> None:
             "page": page,
             "filters": filters,
             "statuses": list(DeliveryStatus),
-            "next_after": None
-            if last is None
-            else f"{last.received_at.isoformat()}{CURSOR_SEPARATOR}{last.id}",
+            "next_after": None if last is None else _cursor_text(last.received_at, last.id),
         }
         return web.render(request, "inbox.html", context, session=session)
 
@@ -129,6 +131,27 @@ def add_routes(router: APIRouter, web: ConsoleWeb) -> None:
         outcome = "again" if change.replayed else str(change.entry.delta)
         return see_other(f"/console/wallet?{_query(user=user, granted=outcome)}")
 
+    def holds(request: Request, status: Text = "", user: Text = "", after: Text = "") -> Response:
+        _operator, session = web.operator(request)
+        try:
+            cursor = _cursor(after)
+            page = console.holds(
+                _choice(HoldStatus, status),
+                user_id=user.strip() or None,
+                after=cursor and HoldCursor(*cursor),
+                limit=PAGE_SIZE,
+            )
+        except InvalidRequest as exc:
+            return error_page(web, request, exc)
+        last = page.items[-1].hold if page.more else None
+        context = {
+            "page": page,
+            "filters": {"status": status, "user": user},
+            "statuses": list(HoldStatus),
+            "next_after": None if last is None else _cursor_text(last.created_at, last.id),
+        }
+        return web.render(request, "holds.html", context, session=session)
+
     def pending(request: Request, after: Annotated[int | None, Query(ge=1)] = None) -> Response:
         _operator, session = web.operator(request)
         page = console.pending_grants(after_id=after, limit=PAGE_SIZE)
@@ -137,14 +160,19 @@ def add_routes(router: APIRouter, web: ConsoleWeb) -> None:
 
     def purchases(
         request: Request,
-        status: PurchaseStatus | None = None,
+        status: Text = "",
         before: Annotated[int | None, Query(ge=1)] = None,
     ) -> Response:
         _operator, session = web.operator(request)
-        page = console.purchases(status, before_id=before, limit=PAGE_SIZE)
+        try:
+            page = console.purchases(
+                _choice(PurchaseStatus, status), before_id=before, limit=PAGE_SIZE
+            )
+        except InvalidRequest as exc:
+            return error_page(web, request, exc)
         context = {
             "page": page,
-            "status": status.value if status else "",
+            "status": status,
             "statuses": list(PurchaseStatus),
             "next_before": page.items[-1].id if page.more else None,
         }
@@ -157,8 +185,20 @@ def add_routes(router: APIRouter, web: ConsoleWeb) -> None:
     router.add_api_route("/wallets", wallets, methods=["GET"])
     router.add_api_route("/wallet", wallet, methods=["GET"])
     router.add_api_route("/wallet/grants", grant, methods=["POST"])
+    router.add_api_route("/holds", holds, methods=["GET"])
     router.add_api_route("/pending", pending, methods=["GET"])
     router.add_api_route("/purchases", purchases, methods=["GET"])
+
+
+def _choice(choices: type[E], text: str) -> E | None:
+    """A filter's status: "any" (the form's empty choice, kept in its paging links) is None."""
+    if not text.strip():
+        return None
+    try:
+        return choices(text.strip())
+    except ValueError as exc:
+        known = ", ".join(choice.value for choice in choices)
+        raise InvalidRequest(f"no status {text.strip()!r}: choose one of {known}") from exc
 
 
 def _midnight(day: date | None, *, days: int = 0) -> datetime | None:
@@ -167,17 +207,22 @@ def _midnight(day: date | None, *, days: int = 0) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=days)
 
 
-def _cursor(text: str) -> InboxCursor | None:
+def _cursor_text(moment: datetime, row_id: str) -> str:
+    """A keyset cursor in a link: the last row's time and id (inbox, holds)."""
+    return f"{moment.isoformat()}{CURSOR_SEPARATOR}{row_id}"
+
+
+def _cursor(text: str) -> tuple[datetime, str] | None:
     if not text:
         return None
-    stamp, separator, event_id = text.partition(CURSOR_SEPARATOR)
+    stamp, separator, row_id = text.partition(CURSOR_SEPARATOR)
     try:
-        received_at = datetime.fromisoformat(stamp)
+        moment = datetime.fromisoformat(stamp)
     except ValueError:
-        received_at = None
-    if not separator or not event_id or received_at is None or received_at.tzinfo is None:
+        moment = None
+    if not separator or not row_id or moment is None or moment.tzinfo is None:
         raise InvalidRequest("that page link is damaged: start again from the first page")
-    return InboxCursor(received_at, event_id)
+    return moment, row_id
 
 
 def _credits(text: str) -> int:
