@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,12 @@ def pages(plan: Plan) -> dict[str, str]:
         "wallet, 5*10^4 entries": f"/console/wallet?user={HEAVY}",
         "wallet, a later ledger page": f"/console/wallet?user={HEAVY}&before={middle}",
         "wallet, 50 entries": f"/console/wallet?user={user_id(7)}",
+        "holds": "/console/holds",
+        "holds, live": "/console/holds?status=held",
+        "holds, expired": "/console/holds?status=expired",
+        "holds of a wallet": f"/console/holds?user={HEAVY}",
+        "holds, a later page": "/console/holds?after="
+        + ((moment() - timedelta(hours=24)).isoformat() + "~hold_5000").replace("+", "%2B"),
         "pending grants": "/console/pending",
         "purchases": "/console/purchases",
         "purchases, partially_refunded": "/console/purchases?status=partially_refunded",

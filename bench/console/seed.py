@@ -6,7 +6,8 @@ grant, in a lot of its own, and a spend emptying it; half the pairs belong to on
 the rest are spread over the other users; every wallet then gets one open lot of FUNDING
 credits. Deliveries spread over the last 48 hours with a working service's mix of outcomes, each
 with a Checkout Session payload; purchases of the users, every 20th one waiting as a pending
-grant.
+grant, every 10th a subscription invoice's; holds over the same 48 hours, half of them HEAVY's,
+most captured, some voided or expired, some live and some past their expiry not swept yet.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import Connection, Table, insert
 
 from creditflow.adapters.db.tables import (
     credit_lots,
+    holds,
     ledger_entries,
     pending_grants,
     purchases,
@@ -44,6 +46,7 @@ class Plan:
     entries: int = 100_000
     events: int = 10_000
     purchases: int = 5_000
+    holds: int = 10_000
 
 
 def user_id(n: int) -> str:
@@ -74,6 +77,7 @@ def seed(connection: Connection, plan: Plan, now: datetime) -> None:
     _insert(connection, webhook_events, _events(plan, now))
     _insert(connection, purchases, _purchases(ids, plan, now))
     _insert(connection, pending_grants, _pending(plan, now))
+    _insert(connection, holds, _holds(ids, plan, now))
 
 
 def _owner(pair: int, ids: list[str]) -> str:
@@ -180,6 +184,8 @@ def _purchases(ids: list[str], plan: Plan, now: datetime) -> Iterator[dict[str, 
             "created_at": now,
             "updated_at": now,
             "credited_at": None if pending else now,
+            "invoice_id": f"in_{n}" if n % 10 == 1 else None,
+            "credits_expire_at": now + timedelta(days=30) if n % 10 == 1 else None,
         }
 
 
@@ -193,6 +199,31 @@ def _pending(plan: Plan, now: datetime) -> Iterator[dict[str, Any]]:
             "created_at": now,
             "claimed_at": None,
             "claimed_by": None,
+        }
+
+
+HOLD_STATUSES = ["captured"] * 16 + ["voided", "expired", "held", "lapsed"]
+
+
+def _holds(ids: list[str], plan: Plan, now: datetime) -> Iterator[dict[str, Any]]:
+    spread = timedelta(hours=48) / plan.holds
+    for n in range(plan.holds):
+        status = HOLD_STATUSES[n % len(HOLD_STATUSES)]
+        opened = now - spread * n
+        expires = now + timedelta(minutes=15) if status == "held" else opened + timedelta(minutes=1)
+        captured = 1 if status == "captured" else 0
+        yield {
+            "id": f"hold_{n}",
+            "user_id": HEAVY if (n // len(HOLD_STATUSES)) % 2 else ids[1 + n % (len(ids) - 1)],
+            "credits": 2,
+            "status": "held" if status == "lapsed" else status,
+            "idempotency_key": f"hold:bench{n}",
+            "reason": "bench job",
+            "expires_at": expires,
+            "created_at": opened,
+            "closed_at": None if status in ("held", "lapsed") else opened,
+            "captured": captured,
+            "released": 0 if status in ("held", "lapsed") else 2 - captured,
         }
 
 

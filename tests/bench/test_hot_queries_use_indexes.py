@@ -6,6 +6,7 @@ predicate the query does not imply could not be used, and would show up here as 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,8 +16,13 @@ from sqlalchemy.pool import NullPool
 from bench.scale.explain import explaining
 from bench.scale.operations import explained_operations
 from bench.scale.seed import HEAVY, SeedPlan, add_unclaimed_pending, seed
+from creditflow.adapters.db.tables import holds
 from creditflow.bootstrap import build_container
+from creditflow.domain.holds import HoldStatus
+from creditflow.domain.operator_views import HoldCursor
 from tests.support import make_settings
+
+NOW = datetime(2026, 12, 3, tzinfo=UTC)
 
 
 @pytest.mark.postgres_only
@@ -105,3 +111,56 @@ RECENT_RANGE = re.compile(
     r"Index Only Scan using ix_ledger_entries_created_at_kind_delta on ledger_entries .*"
     r"\(actual time=[\d.]+\.\.[\d.]+ rows=(\d+)"
 )
+
+
+@pytest.mark.postgres_only
+def test_the_consoles_holds_lists_read_a_page_in_index_order(postgres_url: str) -> None:
+    """Newest first, by any status or none, first page or later: each page reads a range of
+    holds(created_at, id) or (status, created_at, id) and stops after its 51 rows (`expired`
+    merges two such ranges), never every hold of the table or of the status to sort them.
+    Sequential and bitmap scans are priced out: at 400 rows they win, at a million they do not."""
+    engine = create_engine(postgres_url, poolclass=NullPool)
+    with engine.begin() as connection:
+        seed(connection, SeedPlan(users=20, entries=40, funding=100))
+        connection.execute(
+            holds.insert(),
+            [
+                {
+                    "id": f"hold_{n}",
+                    "user_id": HEAVY,
+                    "credits": 1,
+                    "status": ("held", "captured", "voided", "expired")[n % 4],
+                    "idempotency_key": f"hold:{n}",
+                    "reason": "a job",
+                    "expires_at": NOW + timedelta(minutes=n % 3 - 1),
+                    "created_at": NOW - timedelta(seconds=n),
+                }
+                for n in range(400)
+            ],
+        )
+        connection.execute(text("ANALYZE holds"))
+    engine.dispose()
+    container = build_container(make_settings(postgres_url), clock=lambda: NOW)
+    cursor = HoldCursor(NOW - timedelta(seconds=100), "hold_100")
+
+    @event.listens_for(container.engine, "connect")
+    def _no_seq_scans(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET enable_seqscan = off")
+            cursor.execute("SET enable_bitmapscan = off")
+        dbapi_connection.commit()
+
+    try:
+        with explaining(container.engine) as capture:
+            for status in (None, *HoldStatus):
+                for after in (None, cursor):
+                    container.console.holds(status, user_id=None, after=after, limit=50)
+    finally:
+        container.close()
+    read = [
+        int(rows)
+        for plan in capture.plans
+        for rows in re.findall(r"Scan\b.* on holds\b.*actual time=\S+ rows=(\d+)", plan.text)
+    ]
+    assert len(capture.plans) == 10
+    assert max(read) <= 51

@@ -148,6 +148,9 @@ holds = Table(
         postgresql_where=text("status = 'held'"),
     ),
     Index("ix_holds_user_id_created_at", "user_id", "created_at"),
+    # The console's holds list, newest first, all of them or by status (migration 0010).
+    Index("ix_holds_created_at_id", "created_at", "id"),
+    Index("ix_holds_status_created_at_id", "status", "created_at", "id"),
 )
 
 purchases = Table(

@@ -10,8 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Select,
+    func,
+    insert,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
 
 from creditflow.adapters.db.repositories.holds import hold_from
 from creditflow.adapters.db.repositories.rows import (
@@ -139,22 +151,34 @@ class ConsoleRepository:
         limit: int,
     ) -> list[Hold]:
         """Newest first, as seen at `now`: `held` lists the live ones, `expired` those marked
-        so and those past their expiry not swept yet."""
+        so and those past their expiry not swept yet.
+
+        Each status reads one range of holds(status, created_at, id), the whole list one of
+        (created_at, id), a wallet's its (user_id, created_at): `expired` is two ranges, each
+        read newest first and merged, since an OR of them would read the whole table.
+        """
         h = holds.c
-        query = select(holds).order_by(h.created_at.desc(), h.id.desc()).limit(limit)
+        held = h.status == HoldStatus.HELD.value
+        ranges: list[ColumnElement[bool]]
         if status is HoldStatus.HELD:
-            query = query.where(h.status == HoldStatus.HELD.value, h.expires_at > now)
+            ranges = [held & (h.expires_at > now)]
         elif status is HoldStatus.EXPIRED:
-            lapsed = (h.status == HoldStatus.HELD.value) & (h.expires_at <= now)
-            query = query.where(or_(h.status == status.value, lapsed))
+            ranges = [h.status == status.value, held & (h.expires_at <= now)]
         elif status is not None:
-            query = query.where(h.status == status.value)
+            ranges = [h.status == status.value]
+        else:
+            ranges = [true()]
         if user_id is not None:
-            query = query.where(h.user_id == user_id)
+            ranges = [where & (h.user_id == user_id) for where in ranges]
         if after is not None:
-            query = query.where(
-                tuple_(h.created_at, h.id) < tuple_(after.created_at, after.hold_id)
-            )
+            older = tuple_(h.created_at, h.id) < tuple_(after.created_at, after.hold_id)
+            ranges = [where & older for where in ranges]
+        parts = [_newest(select(holds).where(where), holds, limit) for where in ranges]
+        if len(parts) == 1:
+            query = parts[0]
+        else:
+            merged = union_all(*(select(part.subquery()) for part in parts)).subquery()
+            query = _newest(select(merged), merged, limit)
         return [hold_from(row._mapping) for row in self._connection.execute(query)]
 
     def live_holds(self, user_id: str, now: datetime, limit: int) -> list[Hold]:
@@ -208,3 +232,7 @@ class ConsoleRepository:
             )
             for row in self._connection.execute(query)
         ]
+
+
+def _newest(query: Select[Any], source: FromClause, limit: int) -> Select[Any]:
+    return query.order_by(source.c.created_at.desc(), source.c.id.desc()).limit(limit)
