@@ -97,7 +97,9 @@ def test_support_finds_a_wallet_by_e_mail_and_a_double_clicked_grant_grants_once
     # form still on screen and sends it again; then both reach the server, in order.
     held: list[Route] = []
     page.route("**/console/wallet/grants", lambda route: held.append(route))
-    box = page.get_by_role("button", name="Grant").bounding_box()
+    button = page.get_by_role("button", name="Grant")
+    button.scroll_into_view_if_needed()  # the mouse clicks where the page is on screen
+    box = button.bounding_box()
     assert box is not None
     for _ in range(2):  # the mouse itself: a locator's click would wait for the navigation
         with page.expect_request("**/console/wallet/grants"):

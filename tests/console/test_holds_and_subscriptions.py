@@ -169,3 +169,9 @@ def test_a_wallet_without_subscriptions_says_so(app: TestClient) -> None:
     [row] = rows(app.get(f"/console/wallet?user={USER}"), 'id="subscriptions"')
 
     assert row == "None: no paid subscription invoice."
+
+
+def test_the_page_of_a_wallet_nobody_has_says_so(app: TestClient) -> None:
+    page = app.get("/console/wallet?user=nobody")
+
+    assert (page.status_code, "no user nobody" in page.text) == (404, True)

@@ -30,7 +30,7 @@ from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
 from creditflow.domain.users import User, Wallet
 from creditflow.domain.wallet import LedgerEntry, Lot
-from creditflow.errors import InvalidRequest
+from creditflow.errors import InvalidRequest, NotFound
 from creditflow.services.clock import Clock
 from creditflow.services.deliveries import DeliveryResult, DeliveryService
 from creditflow.services.queries import Backlog, Queries
@@ -150,10 +150,13 @@ class Console:
         return None if user is None else user.id
 
     def wallet(self, user_id: str, *, before_id: int | None, limit: int) -> WalletView:
-        user, wallet = self._queries.user(user_id)
-        entries = self._queries.ledger(user_id, limit=limit + 1, before_id=before_id)
+        """Everything the page shows, read in one transaction (one connection, one BEGIN)."""
         now = self._clock()
         with self._uow() as uow:
+            user, wallet = uow.users.get(user_id), uow.wallets.get(user_id)
+            if user is None or wallet is None:
+                raise NotFound(f"no user {user_id}")
+            entries = uow.wallets.entries(user_id, limit=limit + 1, before_id=before_id)
             reads = uow.console
             held = uow.holds.live_total(user_id, now)
             lots = reads.open_lots(user_id, limit + 1)
