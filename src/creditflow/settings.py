@@ -70,10 +70,11 @@ class Settings(BaseSettings):
     catalog_path: Path | None = Field(None, validation_alias=AliasChoices("CREDITFLOW_CATALOG"))
     legacy_webhook: bool = Field(False, validation_alias=AliasChoices("CREDITFLOW_LEGACY_WEBHOOK"))
     group_commit: bool = Field(
-        False,
+        True,
         validation_alias=AliasChoices("CREDITFLOW_GROUP_COMMIT"),
         description="Webhook deliveries, and spends and grants of /v1, that arrive together "
-        "share one transaction (services/group_commit.py). Off: one transaction per request.",
+        "share one transaction (services/group_commit.py); a lone one runs at once, and each is "
+        "answered once its transaction commits. On by default; off: one transaction per request.",
     )
     group_commit_max_batch: int = Field(
         DEFAULT_MAX_BATCH,

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from creditflow.entrypoints.cli import local_dev
+from creditflow.entrypoints.cli.server import cpu_cores
 from creditflow.settings import Settings
 from tests.cli.support import cli, cli_json, one_line_error, serve
 from tests.servers import all_at_once
@@ -51,6 +52,31 @@ def test_without_a_webhook_secret_serve_warns_and_webhooks_are_refused_with_503(
     assert "the server has no STRIPE_WEBHOOK_SECRET" in refused.stderr
 
 
+def test_on_sqlite_serve_says_it_serves_with_one_worker_by_default_and_why(
+    tmp_path: Path,
+) -> None:
+    own_database = f"sqlite:///{tmp_path / 'shop.db'}"
+
+    with serve(tmp_path, {"CREDITFLOW_DATABASE_URL": own_database}) as server:
+        output = server.output()
+
+    assert "serving with 1 worker (default: SQLite takes one writer at a time)" in output
+
+
+def test_with_workers_given_serve_says_so_and_what_the_default_would_have_been(
+    tmp_path: Path,
+) -> None:
+    own_database = f"sqlite:///{tmp_path / 'shop.db'}"
+
+    with serve(tmp_path, {"CREDITFLOW_DATABASE_URL": own_database}, args=["--workers", "2"]) as s:
+        output = s.output()
+
+    assert (
+        "serving with 2 workers (--workers; the default here would be 1: "
+        "SQLite takes one writer at a time)"
+    ) in output
+
+
 @pytest.mark.postgres_only
 def test_on_postgres_migrate_then_serve_then_verify_passes(
     blank_postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -70,6 +96,9 @@ def test_on_postgres_migrate_then_serve_then_verify_passes(
     assert migrated.exit_code == 0, migrated.stderr
     assert report["passed"] is True, report
     assert "is migrated" in server.output()
+    cores = cpu_cores()
+    workers = f"{cores} worker{'' if cores == 1 else 's'}"
+    assert f"serving with {workers} (default: one per CPU core on PostgreSQL)" in server.output()
     assert not (tmp_path / ".env").exists()
     assert_ledger_matches_balances(blank_postgres_url)
 

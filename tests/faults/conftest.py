@@ -71,3 +71,17 @@ def app_client(postgres_url: str) -> Iterator[TestClient]:
     ) as client:
         yield client
     assert_database_audit_clean(postgres_url)
+
+
+@pytest.fixture(params=[False, True], ids=["one-transaction-each", "group-commit"])
+def group_commit(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture
+def spending_client(postgres_url: str, group_commit: bool) -> Iterator[TestClient]:
+    """`app_client`, spending in transactions of their own or in batches (group commit)."""
+    settings = make_settings(postgres_url, group_commit=group_commit)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+    assert_database_audit_clean(postgres_url)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from sqlalchemy import Connection, Engine, create_engine, event, text
+
+from tests.support import error_of
 
 
 def backend_pid(connection: Connection) -> int:
@@ -48,3 +51,13 @@ def sever_before(engine: Engine, step: str, database_url: str) -> None:
     event.listen(engine, "before_cursor_execute", before_statement)
     if step == "COMMIT":  # a COMMIT of its own, or one sent in a pipeline (a statement then)
         event.listen(engine, "commit", kill)
+
+
+def assert_lost_or_made_alone(response: httpx.Response, group_commit: bool) -> None:
+    """A spend whose connection was lost mid-transaction: 503, nothing done. With group commit
+    the batch's failed transaction is run again, its posting alone on a fresh connection
+    (services/group_commit.py), so the spend may be made there and answered 200."""
+    if group_commit and response.status_code == 200:
+        assert response.json()["replayed"] is False
+    else:
+        assert error_of(response) == (503, "database_unavailable")

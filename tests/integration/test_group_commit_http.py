@@ -1,6 +1,7 @@
-"""/v1 spends and grants with group commit on (CREDITFLOW_GROUP_COMMIT): the spending tests of
-test_spending.py answer the same, and concurrent spends on one hot wallet over real HTTP never
-oversell (every invariant is audited after each test, as for every app fixture)."""
+"""/v1 spends and grants with group commit (CREDITFLOW_GROUP_COMMIT, on by default) and without:
+the spending tests of test_spending.py (which run on the default) answer the same with it off,
+and concurrent spends on one hot wallet over real HTTP never oversell with it on (every
+invariant is audited after each test, as for every app fixture)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from creditflow.settings import Settings
 from tests.integration import test_spending
 from tests.support import balance, grant, make_settings, register, spend
 
-# The spending tests, collected here again: with this module's `settings`, on group commit.
+# The spending tests, collected here again: with this module's `settings`, one transaction each.
 globals().update(
     {
         name: value
@@ -26,7 +27,7 @@ globals().update(
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return make_settings(database_url, group_commit=True)
+    return make_settings(database_url, group_commit=False)
 
 
 def test_concurrent_spends_on_one_hot_wallet_over_http_never_oversell(

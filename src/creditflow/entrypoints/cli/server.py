@@ -7,6 +7,7 @@ points at `creditflow migrate`.
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -14,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel
 from rich.text import Text
+from sqlalchemy.engine import make_url
 
 from creditflow import __version__
 from creditflow.entrypoints.cli import local_dev
@@ -30,20 +32,23 @@ from creditflow.entrypoints.http import create_app
 from creditflow.logging_setup import configure_logging
 from creditflow.settings import WEBHOOK_PATH, Settings
 
+MAX_WORKERS = 64
+
 
 def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--workers",
             min=1,
-            max=64,
-            help="Server processes sharing the port; one per CPU core uses them all. "
-            "They share nothing but the database, SQLite file or PostgreSQL.",
+            max=MAX_WORKERS,
+            show_default=False,
+            help="Server processes sharing the port. They share nothing but the database. "
+            "Default: one per CPU core on PostgreSQL, 1 on SQLite (one writer at a time).",
         ),
-    ] = 1,
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run the webhook handler and the /v1 API (embedded SQLite by default, migrated on start).
@@ -60,6 +65,9 @@ def serve(
     _warn_about_missing_secrets(settings)
     base = f"http://{host}:{port}"
     note(f"creditflow {__version__}: webhook endpoint {base}{WEBHOOK_PATH}, API docs {base}/docs")
+    default, why = default_workers(settings.database_url, cpu_cores())
+    chosen = default if workers is None else workers
+    note(f"serving with {_count(chosen)} ({_workers_origin(workers, default, why)})")
     configure_logging(settings.log_format, settings.log_level)
     # Each worker is a fresh process that builds its own app from the same configuration (the
     # environment and ./.env, written above when needed). log_config=None: uvicorn keeps its
@@ -69,9 +77,35 @@ def serve(
         factory=True,
         host=host,
         port=port,
-        workers=workers,
+        workers=chosen,
         log_config=None,
     )
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_workers(database_url: str, cores: int) -> tuple[int, str]:
+    """The worker count `serve` picks without --workers, and why, as the start-up note says it
+    (the module docstring says why these)."""
+    if make_url(database_url).get_backend_name() == "sqlite":
+        return 1, "SQLite takes one writer at a time"
+    return max(1, min(cores, MAX_WORKERS)), "one per CPU core on PostgreSQL"
+
+
+def _workers_origin(given: int | None, default: int, why: str) -> str:
+    if given is None:
+        return f"default: {why}"
+    return f"--workers; the default here would be {default}: {why}"
+
+
+def _count(workers: int) -> str:
+    return f"{workers} worker{'' if workers == 1 else 's'}"
 
 
 def worker_app() -> FastAPI:
