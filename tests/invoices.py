@@ -30,11 +30,13 @@ def invoice_event(
     invoice_id: str = INVOICE_ID,
     metadata: dict[str, Any] | None = None,
     period_end: int = PERIOD_END,
+    period_start: int | None = None,
     quantity: int = 1,
     billing_reason: str = "subscription_create",
     **invoice: Any,
 ) -> dict[str, Any]:
-    """A subscription invoice event; `invoice` replaces top-level fields of the Invoice."""
+    """A subscription invoice event; `invoice` replaces top-level fields of the Invoice.
+    `period_start`: its line's (the fixture's, in 2024, when None)."""
     event = copy.deepcopy(fixture("derived/invoice_paid_subscription_create.json"))
     event["type"] = event_type
     event["id"] = event_id or f"evt_{event_type.replace('.', '_')}_{invoice_id}_{shape}"
@@ -44,6 +46,8 @@ def invoice_event(
     obj["parent"]["subscription_details"]["metadata"] = metadata or {}
     line = obj["lines"]["data"][0]
     line["period"]["end"] = period_end
+    if period_start is not None:
+        line["period"]["start"] = period_start
     line["quantity"] = quantity
     if event_type == "invoice.payment_failed":
         obj.update(status="open", amount_paid=0, amount_remaining=obj["amount_due"])
@@ -74,4 +78,43 @@ def subscription_checkout_event(
     event = copy.deepcopy(fixture("derived/checkout_session_completed_subscription.json"))
     event["id"] = event_id
     event["data"]["object"].update(session)
+    return event
+
+
+def subscription_event(
+    shape: Shape,
+    event_type: str = "customer.subscription.updated",
+    *,
+    event_id: str | None = None,
+    status: str = "active",
+    period_start: int = PERIOD_END,
+    period_end: int = PERIOD_END,
+    ended_at: int | None = None,
+    created: int = 1721954054,
+    metadata: dict[str, Any] | None = None,
+    **subscription: Any,
+) -> dict[str, Any]:
+    """A `customer.subscription.*` event of Stripe's example subscription (customer
+    cus_QXg1o8vcGmoR32). Basil puts the current period on its items; earlier shapes on it."""
+    event = copy.deepcopy(fixture("event.json"))
+    obj = copy.deepcopy(fixture("subscription.json"))
+    event.update(
+        type=event_type, created=created, id=event_id or f"evt_{event_type}_{status}_{created}"
+    )
+    obj.update(
+        status=status,
+        metadata=metadata or {},
+        ended_at=ended_at,
+        canceled_at=ended_at,
+        cancel_at=None,
+        cancel_at_period_end=False,
+    )
+    for item in obj["items"]["data"]:
+        item.update(current_period_start=period_start, current_period_end=period_end)
+    if shape == "legacy":
+        for item in obj["items"]["data"]:
+            del item["current_period_start"], item["current_period_end"]
+        obj.update(current_period_start=period_start, current_period_end=period_end)
+    obj.update(subscription)
+    event["data"] = {"object": obj}
     return event

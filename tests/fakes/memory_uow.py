@@ -36,6 +36,7 @@ from creditflow.services.unit_of_work import (
     LedgerListener,
     PendingGrants,
     Purchases,
+    Subscriptions,
     UnitOfWorkFactory,
 )
 
@@ -269,6 +270,7 @@ class MemoryUnitOfWork:
     purchases: Purchases
     pending: PendingGrants
     customers: Customers
+    subscriptions: Subscriptions
 
     def __init__(self, database: MemoryDatabase) -> None:
         self._database = database

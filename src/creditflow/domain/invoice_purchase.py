@@ -56,6 +56,7 @@ def first_invoice_purchase(
         credits=event.credits if paid else None,
         credited_at=None if grant is None or grant.user_id is None else now,
         credits_expire_at=expires_at,
+        subscription_id=invoice.subscription_id,
     )
 
 
@@ -70,6 +71,7 @@ def checkout_purchase(event: SubscriptionCheckout, invoice_id: str) -> NewPurcha
         livemode=event.livemode,
         user_id=event.buyer.user_id,
         email=event.buyer.email,
+        subscription_id=event.subscription_id,
     )
 
 

@@ -131,6 +131,7 @@ class NewPurchase:
     credited_at: datetime | None = None
     invoice_id: str | None = None
     credits_expire_at: datetime | None = None
+    subscription_id: str | None = None  # the subscription an invoice's purchase paid for
 
     @property
     def status(self) -> PurchaseStatus:

@@ -1,17 +1,19 @@
-"""Apply a subscription invoice event, or its Checkout Session, to the invoice's purchase: load,
-let domain/invoice_purchase.py decide, store.
+"""Apply a subscription invoice event, its Checkout Session, or a `customer.subscription.*`
+event: load, let domain/invoice_purchase.py and domain/subscriptions.py decide, store.
 
-Runs inside the delivery's transaction, with the locks `apply_payment` takes in the same order
-(the buyer's identity when no user matches yet, the purchase row, the wallet row in `post`). A
-period is granted once: the purchase row is unique per invoice, and so is the ledger key
-(`invoice:{id}:grant`), shared by a direct grant and a later pending-grant claim.
+Runs inside the delivery's transaction. The subscription's row is locked first (so an invoice
+and the subscription's cancellation queue up: a period begun after it grants nothing), then the
+locks `apply_payment` takes in the same order (the buyer's identity when no user matches yet,
+the purchase row, the wallet row in `post`). A period is granted once: the purchase row is
+unique per invoice, and so is the ledger key (`invoice:{id}:grant`), shared by a direct grant
+and a later pending-grant claim.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from creditflow.domain import invoice_purchase
+from creditflow.domain import invoice_purchase, subscriptions
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.purchase import PaymentDecision
 from creditflow.domain.purchase_record import Purchase
@@ -20,9 +22,12 @@ from creditflow.domain.subscriptions import (
     Invoice,
     InvoiceEvent,
     InvoiceSignal,
+    Subscription,
+    SubscriptionChanged,
     SubscriptionCheckout,
     credits_expire_at,
 )
+from creditflow.errors import NeedsAttention
 from creditflow.services.purchases import find_recipient, store_credit
 from creditflow.services.unit_of_work import UnitOfWork
 
@@ -30,8 +35,14 @@ from creditflow.services.unit_of_work import UnitOfWork
 def apply_invoice(
     uow: UnitOfWork, event: InvoiceEvent, now: datetime, grace: timedelta
 ) -> DeliveryStatus:
-    """PROCESSED when the event changed the invoice's purchase, DUPLICATE when it did not."""
+    """PROCESSED when the event changed the invoice's purchase, DUPLICATE when it did not.
+    NeedsAttention for a paid invoice of a period begun after its subscription was canceled."""
     invoice = event.invoice
+    assert invoice.subscription_id is not None  # the interpreter ignores other invoices
+    sub = _lock_subscription(uow, invoice.subscription_id, invoice.livemode, now)
+    refusal = subscriptions.refuses_invoice(sub, invoice)
+    if refusal is not None and event.signal is InvoiceSignal.PAID:
+        raise NeedsAttention(refusal)
     buyer = _invoice_buyer(uow, invoice)
     grant = None
     if event.signal is InvoiceSignal.PAID:
@@ -52,6 +63,8 @@ def apply_invoice(
         loaded, event, grant, buyer, expires, now, created is not None
     )
     _store(uow, loaded, decision, now)
+    user_id = buyer.user_id if grant is None else grant.user_id or buyer.user_id
+    _save(uow, sub, subscriptions.after_invoice(sub, event, user_id), now)
     return decision.outcome
 
 
@@ -64,6 +77,13 @@ def apply_subscription_checkout(
     if event.customer_id is not None and buyer.user_id is not None:
         linked = uow.customers.link(event.customer_id, buyer.user_id, now)
     changed = linked
+    sub = None
+    if event.subscription_id is not None:
+        sub = _lock_subscription(uow, event.subscription_id, event.livemode, now)
+        known = subscriptions.Subscription(
+            event.subscription_id, customer_id=event.customer_id, user_id=buyer.user_id
+        )
+        changed = _save(uow, sub, subscriptions.linked(sub, known), now) or changed
     if event.invoice_id is not None and buyer.is_known:
         recipient = find_recipient(uow, buyer)
         placeholder = invoice_purchase.checkout_purchase(event, event.invoice_id)
@@ -76,6 +96,36 @@ def apply_subscription_checkout(
             _store(uow, loaded, decision, now)
             changed = True
     return DeliveryStatus.PROCESSED if changed else DeliveryStatus.DUPLICATE
+
+
+def apply_subscription_change(
+    uow: UnitOfWork, event: SubscriptionChanged, now: datetime
+) -> DeliveryStatus:
+    """Store what a `customer.subscription.*` event says (its status, period, cancellation)."""
+    sub = _lock_subscription(uow, event.subscription_id, event.livemode, now)
+    user_id = event.user_id
+    if user_id is None and event.customer_id is not None:
+        user_id = uow.customers.user_for(event.customer_id)
+    changed = _save(uow, sub, subscriptions.after_change(sub, event, user_id), now)
+    return DeliveryStatus.PROCESSED if changed else DeliveryStatus.DUPLICATE
+
+
+def _lock_subscription(
+    uow: UnitOfWork, subscription_id: str, livemode: bool, now: datetime
+) -> Subscription:
+    """The subscription's row, inserted (knowing nothing yet) or locked."""
+    blank = Subscription(subscription_id, livemode=livemode)
+    created = uow.subscriptions.add_if_absent(blank, now)
+    locked = created or uow.subscriptions.lock(subscription_id)
+    assert locked is not None  # the insert found its row
+    return locked
+
+
+def _save(uow: UnitOfWork, before: Subscription, after: Subscription, now: datetime) -> bool:
+    if after == before:
+        return False
+    uow.subscriptions.save(after, now)
+    return True
 
 
 def _invoice_buyer(uow: UnitOfWork, invoice: Invoice) -> Buyer:

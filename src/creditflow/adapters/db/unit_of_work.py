@@ -29,6 +29,7 @@ from creditflow.adapters.db.repositories.inbox import InboxRepository, arrival_f
 from creditflow.adapters.db.repositories.ledger_totals import LedgerTotalsRepository
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
 from creditflow.adapters.db.repositories.purchases import PurchaseRepository, purchase_from
+from creditflow.adapters.db.repositories.subscriptions import SubscriptionRepository
 from creditflow.adapters.db.repositories.users import UserRepository, user_from
 from creditflow.adapters.db.repositories.wallets import WalletRepository
 from creditflow.domain.buyers import Buyer
@@ -52,6 +53,7 @@ class UnitOfWork:
     invariants: InvariantChecks
     customers: CustomerRepository
     holds: HoldRepository
+    subscriptions: SubscriptionRepository
 
     def __init__(self, engine: Engine, on_commit: LedgerListener | None = None) -> None:
         self._engine = engine
@@ -78,6 +80,7 @@ class UnitOfWork:
         self.ledger_totals = LedgerTotalsRepository(connection)
         self.invariants = InvariantChecks(connection)
         self.customers = CustomerRepository(connection)
+        self.subscriptions = SubscriptionRepository(connection)
         return self
 
     def __exit__(

@@ -22,6 +22,10 @@ from creditflow.adapters.stripe.payment_intents import (
     PAYMENT_INTENT_SIGNALS,
     interpret_payment_intent,
 )
+from creditflow.adapters.stripe.subscriptions import (
+    SUBSCRIPTION_EVENTS,
+    read_subscription_change,
+)
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.credits import (
     Catalog,
@@ -62,6 +66,7 @@ HANDLED_EVENT_TYPES = (
     *PAYMENT_INTENT_SIGNALS,
     *MONEY_BACK_EVENTS,
     *INVOICE_SIGNALS,
+    *SUBSCRIPTION_EVENTS,
 )
 # `no_payment_required`: a 100% discount; the buyer still bought the pack.
 PAID_STATUSES = {"paid", "no_payment_required"}
@@ -91,6 +96,8 @@ class StripeEventInterpreter:
             return interpret_payment_intent(event_id, event_type, obj)
         if event_type in INVOICE_SIGNALS:
             return self._invoice(event_id, INVOICE_SIGNALS[event_type], obj)
+        if event_type in SUBSCRIPTION_EVENTS:
+            return read_subscription_change(event_id, event_type, obj, time_of(event, "created"))
         if event_type in MONEY_BACK_EVENTS:
             return interpret_money_back(event_id, event_type, obj, time_of(event, "created"))
         return IgnoredEvent(f"{event_type} is not an event creditflow acts on")

@@ -73,5 +73,6 @@ def _line(line: Mapping[str, Any]) -> InvoiceLine:
         price_id=id_of(pricing, "price") or id_of(line, "price"),
         quantity=quantity,
         period_end=time_of(mapping_of(line, "period"), "end"),
+        period_start=time_of(mapping_of(line, "period"), "start"),
         price_credits=None if own is None else str(own),
     )

@@ -59,6 +59,7 @@ class PurchaseRepository:
             "credited_at": new.credited_at,
             "invoice_id": new.invoice_id,
             "credits_expire_at": new.credits_expire_at,
+            "subscription_id": new.subscription_id,
         }
         return inserting_row_if_absent(self._connection.dialect.name, purchases, None), values
 
