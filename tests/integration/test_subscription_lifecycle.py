@@ -23,6 +23,8 @@ from tests.integration.test_subscriptions import (
     subscription_app,
 )
 from tests.invoices import (
+    CUSTOMER_ID,
+    INVOICE_ID,
     SHAPES,
     SUBSCRIPTION_ID,
     Shape,
@@ -30,7 +32,15 @@ from tests.invoices import (
     subscription_checkout_event,
     subscription_event,
 )
-from tests.support import ManualClock, balance, deliver, expire_due, register, stored_event
+from tests.support import (
+    ManualClock,
+    auth,
+    balance,
+    deliver,
+    expire_due,
+    register,
+    stored_event,
+)
 
 DAY = timedelta(days=1)
 
@@ -51,11 +61,12 @@ def app(client_for: ClientFactory, clock: ManualClock, catalog: Path) -> TestCli
 
 
 def period(shape: Shape, clock: ManualClock, n: int, **kwargs: Any) -> dict[str, Any]:
-    """The `invoice.paid` of the subscription's n-th 30-day period (0: the first)."""
+    """The `invoice.paid` of the subscription's n-th 30-day period (0: the first, the one its
+    Checkout Session names)."""
     reason = "subscription_create" if n == 0 else "subscription_cycle"
     return invoice_event(
         shape,
-        invoice_id=f"in_period_{n}",
+        invoice_id=INVOICE_ID if n == 0 else f"in_period_{n}",
         period_start=at(clock, 30 * n),
         period_end=at(clock, 30 * (n + 1)),
         billing_reason=reason,
@@ -146,3 +157,69 @@ def test_a_subscription_canceled_at_its_period_end_grants_no_next_period(
     assert datetime.fromtimestamp(end, UTC) + GRACE == datetime.fromisoformat(
         grants(app)[0]["expires_at"]
     )
+
+
+def subscriptions_of(app: TestClient, user_id: str = USER) -> list[dict[str, Any]]:
+    response = app.get("/v1/subscriptions", params={"user_id": user_id}, headers=auth())
+    assert response.status_code == 200, response.text
+    return list(response.json()["subscriptions"])
+
+
+def when(clock: ManualClock, days: float) -> datetime:
+    return datetime.fromtimestamp(at(clock, days), UTC)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_users_subscriptions_show_status_period_credits_and_grants(
+    app: TestClient, clock: ManualClock, shape: Shape
+) -> None:
+    subscribed(app, shape, clock)
+    [first] = subscriptions_of(app)
+    assert (first["status"], first["credits_per_period"], first["ended_at"]) == (
+        "active",
+        CREDITS,
+        None,
+    )
+    deliver(app, period(shape, clock, 1))
+    past_due = subscription_event(
+        shape, status="past_due", period_start=at(clock, 30), period_end=at(clock, 60)
+    )
+    assert status(deliver(app, past_due)) == "processed"
+
+    [sub] = subscriptions_of(app)
+
+    assert (sub["subscription_id"], sub["user_id"], sub["customer_id"]) == (
+        SUBSCRIPTION_ID,
+        USER,
+        CUSTOMER_ID,
+    )
+    assert sub["status"] == "past_due"
+    assert datetime.fromisoformat(sub["current_period_start"]) == when(clock, 30)
+    assert datetime.fromisoformat(sub["current_period_end"]) == when(clock, 60)
+    assert [(g["invoice_id"], g["credits"], g["status"]) for g in sub["grants"]] == [
+        ("in_period_1", CREDITS, "paid"),
+        (INVOICE_ID, CREDITS, "paid"),
+    ]
+    assert [datetime.fromisoformat(g["expires_at"]) for g in sub["grants"]] == [
+        when(clock, 60) + GRACE,
+        when(clock, 30) + GRACE,
+    ]
+    assert subscriptions_of(app, "user_nobody") == []
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_canceled_subscription_shows_when_it_ended(
+    app: TestClient, clock: ManualClock, shape: Shape
+) -> None:
+    subscribed(app, shape, clock)
+    deliver(app, deleted(shape, at(clock, 10)))
+
+    [sub] = subscriptions_of(app)
+
+    assert sub["status"] == "canceled"
+    assert datetime.fromisoformat(sub["ended_at"]) == when(clock, 10)
+    assert len(sub["grants"]) == 1
+
+
+def test_subscriptions_need_a_user_id(app: TestClient) -> None:
+    assert app.get("/v1/subscriptions", headers=auth()).status_code == 422

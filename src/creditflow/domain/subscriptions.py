@@ -299,3 +299,12 @@ class SubscriptionGrant:
     credited_at: datetime | None
     expires_at: datetime | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class SubscriptionView:
+    """A subscription and the grants made for it, newest first: what `GET /v1/subscriptions`
+    and `creditflow subscriptions` show."""
+
+    subscription: Subscription
+    grants: tuple[SubscriptionGrant, ...]

@@ -56,16 +56,18 @@ class SubscriptionRepository:
             .values(updated_at=now, **_values(sub))
         )
 
-    def of_user(self, user_id: str) -> list[Subscription]:
-        rows = self._connection.execute(
-            select(subscriptions)
-            .where(subscriptions.c.user_id == user_id)
-            .order_by(subscriptions.c.created_at, subscriptions.c.subscription_id)
-        )
+    def listed(self, user_id: str | None, limit: int) -> list[Subscription]:
+        """A user's subscriptions (everyone's when None), newest first."""
+        query = select(subscriptions)
+        if user_id is not None:
+            query = query.where(subscriptions.c.user_id == user_id)
+        order = (subscriptions.c.created_at.desc(), subscriptions.c.subscription_id.desc())
+        rows = self._connection.execute(query.order_by(*order).limit(limit))
         return [_subscription(row._mapping) for row in rows]
 
     def grants(self, subscription_ids: Sequence[str]) -> dict[str, list[SubscriptionGrant]]:
-        """The invoice purchases of these subscriptions, newest first, by subscription."""
+        """The paid invoices' purchases of these subscriptions (those with credits: granted or
+        waiting as a pending grant), newest first, by subscription."""
         found: dict[str, list[SubscriptionGrant]] = {sid: [] for sid in subscription_ids}
         if not subscription_ids:
             return found
@@ -73,6 +75,7 @@ class SubscriptionRepository:
             select(purchases)
             .where(purchases.c.subscription_id.in_(subscription_ids))
             .where(purchases.c.invoice_id.is_not(None))
+            .where(purchases.c.credits.is_not(None))
             .order_by(purchases.c.id.desc())
         )
         for row in rows:
