@@ -62,7 +62,11 @@ def _to_legacy(obj: dict[str, Any]) -> None:
     obj["subscription"] = details["subscription"]
     obj["subscription_details"] = {"metadata": details["metadata"]}
     obj["charge"] = "ch_1PgafuB7WZ01zgkWXYmPNZs8"
-    obj["payment_intent"] = "pi_1PgafyB7WZ01zgkWSjxsAJo3"
+    # One PaymentIntent per invoice: the fixture's for its own invoice.
+    invoice_id = obj["id"]
+    obj["payment_intent"] = (
+        "pi_1PgafyB7WZ01zgkWSjxsAJo3" if invoice_id == INVOICE_ID else f"pi_of_{invoice_id}"
+    )
     obj["paid"] = obj["status"] == "paid"
     for line in obj["lines"]["data"]:
         price = line.pop("pricing")["price_details"]["price"]
@@ -118,3 +122,39 @@ def subscription_event(
     obj.update(subscription)
     event["data"] = {"object": obj}
     return event
+
+
+def invoice_payment_event(invoice_id: str, payment_intent_id: str) -> dict[str, Any]:
+    """`invoice_payment.paid` (since 2025-03-31): Stripe's example Invoice Payment, linking the
+    invoice to the PaymentIntent that paid it."""
+    event = copy.deepcopy(fixture("event.json"))
+    event.update(type="invoice_payment.paid", id=f"evt_inpay_{invoice_id}_{payment_intent_id}")
+    event["data"] = {
+        "object": {
+            "id": f"inpay_{invoice_id}",
+            "object": "invoice_payment",
+            "amount_paid": 2000,
+            "amount_requested": 2000,
+            "created": 1391288554,
+            "currency": "usd",
+            "invoice": invoice_id,
+            "is_default": True,
+            "livemode": False,
+            "payment": {"type": "payment_intent", "payment_intent": payment_intent_id},
+            "status": "paid",
+            "status_transitions": {"canceled_at": None, "paid_at": 1391288554},
+        }
+    }
+    return event
+
+
+def paid_with(
+    shape: Shape, payment_intent_id: str, invoice: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The events telling a paid `invoice` event's PaymentIntent: before 2025-03-31 the invoice
+    names it; since, `invoice_payment.paid` does."""
+    if shape == "legacy":
+        invoice["data"]["object"]["payment_intent"] = payment_intent_id
+        return [invoice]
+    invoice_id = invoice["data"]["object"]["id"]
+    return [invoice, invoice_payment_event(invoice_id, payment_intent_id)]

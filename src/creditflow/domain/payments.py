@@ -9,7 +9,12 @@ from enum import StrEnum
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.credits import NoCreditsRule
 from creditflow.domain.statuses import DisputeStatus
-from creditflow.domain.subscriptions import InvoiceEvent, SubscriptionChanged, SubscriptionCheckout
+from creditflow.domain.subscriptions import (
+    InvoiceEvent,
+    InvoicePaymentPaid,
+    SubscriptionChanged,
+    SubscriptionCheckout,
+)
 
 
 class PaymentSignal(StrEnum):
@@ -101,6 +106,7 @@ Interpretation = (
     PaymentEvent
     | MoneyBack
     | InvoiceEvent
+    | InvoicePaymentPaid
     | SubscriptionCheckout
     | SubscriptionChanged
     | IgnoredEvent

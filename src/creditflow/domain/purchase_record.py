@@ -85,6 +85,7 @@ class PurchaseChange:
     credits_held: Kept[int] = KEEP
     credits_written_off: Kept[int] = KEEP
     credited_at: Kept[datetime | None] = KEEP
+    invoice_id: Kept[str | None] = KEEP
     credits_expire_at: Kept[datetime | None] = KEEP
 
     def written(self) -> dict[str, Any]:

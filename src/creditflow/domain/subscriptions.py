@@ -56,6 +56,7 @@ class Invoice:
     metadata_user_id: str | None
     metadata_credits: str | None
     lines: tuple[InvoiceLine, ...]
+    payment_intent_id: str | None = None  # named by the invoice before 2025-03-31 only
 
     @property
     def buyer(self) -> Buyer:
@@ -159,6 +160,17 @@ class InvoiceEvent:
     credits: int | None = None
     credits_problem: str | None = None
     rollover: bool = False  # the period's credits never expire
+
+
+@dataclass(frozen=True)
+class InvoicePaymentPaid:
+    """`invoice_payment.paid`: the PaymentIntent that paid an invoice. Since 2025-03-31 the
+    invoice no longer names it, and refunds and disputes name only the PaymentIntent."""
+
+    event_id: str
+    invoice_id: str
+    payment_intent_id: str
+    livemode: bool = False
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from creditflow.domain.statuses import DeliveryStatus
 from creditflow.domain.subscriptions import (
     DEFAULT_GRACE,
     InvoiceEvent,
+    InvoicePaymentPaid,
     SubscriptionChanged,
     SubscriptionCheckout,
 )
@@ -38,6 +39,7 @@ from creditflow.services.observer import NO_OBSERVER, Observer
 from creditflow.services.purchases import BuyerFound, apply_money_back, apply_payment
 from creditflow.services.subscriptions import (
     apply_invoice,
+    apply_invoice_payment,
     apply_subscription_change,
     apply_subscription_checkout,
 )
@@ -218,7 +220,12 @@ class DeliveryService:
         self,
         uow: UnitOfWork,
         interpretation: (
-            PaymentEvent | MoneyBack | InvoiceEvent | SubscriptionCheckout | SubscriptionChanged
+            PaymentEvent
+            | MoneyBack
+            | InvoiceEvent
+            | InvoicePaymentPaid
+            | SubscriptionCheckout
+            | SubscriptionChanged
         ),
         found: BuyerFound | None,
     ) -> DeliveryStatus:
@@ -226,7 +233,9 @@ class DeliveryService:
         if isinstance(interpretation, PaymentEvent):
             return apply_payment(uow, interpretation, now, self._policy, found)
         if isinstance(interpretation, InvoiceEvent):
-            return apply_invoice(uow, interpretation, now, self._grace)
+            return apply_invoice(uow, interpretation, now, self._grace, self._policy)
+        if isinstance(interpretation, InvoicePaymentPaid):
+            return apply_invoice_payment(uow, interpretation, now)
         if isinstance(interpretation, SubscriptionCheckout):
             return apply_subscription_checkout(uow, interpretation, now)
         if isinstance(interpretation, SubscriptionChanged):

@@ -15,12 +15,14 @@ from datetime import datetime, timedelta
 
 from creditflow.domain import invoice_purchase, subscriptions
 from creditflow.domain.buyers import Buyer
+from creditflow.domain.money_back import RefundPolicy
 from creditflow.domain.purchase import PaymentDecision
 from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.statuses import DeliveryStatus
 from creditflow.domain.subscriptions import (
     Invoice,
     InvoiceEvent,
+    InvoicePaymentPaid,
     InvoiceSignal,
     Subscription,
     SubscriptionChanged,
@@ -28,12 +30,16 @@ from creditflow.domain.subscriptions import (
     credits_expire_at,
 )
 from creditflow.errors import NeedsAttention
-from creditflow.services.purchases import find_recipient, store_credit
+from creditflow.services.purchases import find_recipient, settle, store_credit
 from creditflow.services.unit_of_work import UnitOfWork
 
 
 def apply_invoice(
-    uow: UnitOfWork, event: InvoiceEvent, now: datetime, grace: timedelta
+    uow: UnitOfWork,
+    event: InvoiceEvent,
+    now: datetime,
+    grace: timedelta,
+    policy: RefundPolicy = RefundPolicy.DEBT,
 ) -> DeliveryStatus:
     """PROCESSED when the event changed the invoice's purchase, DUPLICATE when it did not.
     NeedsAttention for a paid invoice of a period begun after its subscription was canceled."""
@@ -51,8 +57,7 @@ def apply_invoice(
     expires = None if event.rollover else credits_expire_at(invoice, grace)
     first = invoice_purchase.first_invoice_purchase(event, grant, buyer, expires, now)
     created = uow.purchases.add_if_absent(first, now)
-    loaded = created or uow.purchases.lock_invoice(invoice.invoice_id)
-    assert loaded is not None  # the insert found the invoice's row
+    loaded = created or _lock_invoice_purchase(uow, invoice.invoice_id, first.payment_intent_id)
     stored_buyer = invoice_purchase.buyer_of(loaded, buyer)
     if event.signal is InvoiceSignal.PAID and stored_buyer != buyer:
         # Its session stored the user on the row (no identity lock is held on this purchase by
@@ -62,7 +67,10 @@ def apply_invoice(
     decision = invoice_purchase.on_invoice(
         loaded, event, grant, buyer, expires, now, created is not None
     )
-    _store(uow, loaded, decision, now)
+    store_credit(uow, decision, now)
+    # Like a one-off payment's: a refund or dispute seen first (on the placeholder this
+    # invoice's purchase now is) takes back its share of the credits just granted.
+    settle(uow, loaded, decision.change, event.event_id, now, policy)
     user_id = buyer.user_id if grant is None else grant.user_id or buyer.user_id
     _save(uow, sub, subscriptions.after_invoice(sub, event, user_id), now)
     return decision.outcome
@@ -96,6 +104,42 @@ def apply_subscription_checkout(
             _store(uow, loaded, decision, now)
             changed = True
     return DeliveryStatus.PROCESSED if changed else DeliveryStatus.DUPLICATE
+
+
+def apply_invoice_payment(
+    uow: UnitOfWork, event: InvoicePaymentPaid, now: datetime
+) -> DeliveryStatus:
+    """Link the invoice's purchase to the PaymentIntent that paid it (the refunds and disputes
+    of a subscription payment name only the PaymentIntent since 2025-03-31)."""
+    if uow.purchases.add_if_absent(invoice_purchase.invoice_payment_purchase(event), now):
+        return DeliveryStatus.PROCESSED
+    loaded = _lock_invoice_purchase(uow, event.invoice_id, event.payment_intent_id)
+    holder = None
+    if loaded.payment_intent_id is None:
+        holder = uow.purchases.find(None, event.payment_intent_id)
+    change = invoice_purchase.link_payment_intent(
+        loaded, event.payment_intent_id, event.invoice_id, holder
+    )
+    if change.is_empty:
+        return DeliveryStatus.DUPLICATE
+    uow.purchases.apply(loaded.id, change, now)
+    return DeliveryStatus.PROCESSED
+
+
+def _lock_invoice_purchase(
+    uow: UnitOfWork, invoice_id: str, payment_intent_id: str | None
+) -> Purchase:
+    """The invoice's purchase, locked; else the one holding its PaymentIntent (a refund's
+    placeholder, seen first): an insert of the invoice's row conflicted on one of them."""
+    loaded = uow.purchases.lock_invoice(invoice_id)
+    if loaded is None:
+        assert payment_intent_id is not None  # the insert conflicted on it
+        loaded = uow.purchases.lock(None, payment_intent_id)
+        invoice_purchase.check_same_invoice(loaded, invoice_id)
+    elif payment_intent_id is not None and loaded.payment_intent_id is None:
+        holder = uow.purchases.find(None, payment_intent_id)
+        invoice_purchase.link_payment_intent(loaded, payment_intent_id, invoice_id, holder)
+    return loaded
 
 
 def apply_subscription_change(

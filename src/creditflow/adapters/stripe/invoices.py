@@ -46,6 +46,7 @@ def read_invoice(obj: Mapping[str, Any]) -> Invoice:
         metadata_user_id=text_of(metadata, "user_id"),
         metadata_credits=None if credits is None else str(credits),
         lines=tuple(_line(line) for line in _lines(obj)),
+        payment_intent_id=id_of(obj, "payment_intent"),
     )
 
 
