@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from creditflow.domain.credits import Catalog
 from creditflow.domain.subscriptions import (
     Invoice,
     InvoiceEvent,
@@ -13,7 +15,9 @@ from creditflow.domain.subscriptions import (
     SubscriptionChanged,
     after_change,
     after_invoice,
+    credits_for_invoice,
     refuses_invoice,
+    upgrade_credits,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -83,3 +87,19 @@ def test_only_a_period_begun_before_the_end_grants_after_a_cancellation() -> Non
     assert refuses_invoice(sub, invoice(T0)) is None
     assert refuses_invoice(sub, invoice(T0 + 10 * DAY)) is not None
     assert refuses_invoice(Subscription("sub_1"), invoice(T0 + 99 * DAY)) is None
+
+
+def test_a_plan_change_grants_only_more_credits_per_period() -> None:
+    assert upgrade_credits(Subscription("sub_1", credits_per_period=1000), 3000) == 2000
+    assert upgrade_credits(Subscription("sub_1", credits_per_period=1000), 200) == 0
+    assert upgrade_credits(Subscription("sub_1"), 300) == 300
+
+
+def test_the_old_plans_unused_time_buys_nothing_on_a_plan_change() -> None:
+    unused = InvoiceLine("price_old", 1, T0 + 30 * DAY, period_start=T0, amount=-1000)
+    remainder = InvoiceLine("price_new", 2, T0 + 30 * DAY, period_start=T0, amount=1500)
+    change = replace(invoice(T0, "subscription_update"), lines=(unused, remainder))
+    catalog = Catalog(prices={"price_old": 100, "price_new": 700})
+
+    assert credits_for_invoice(change, catalog) == 1400
+    assert credits_for_invoice(replace(change, billing_reason="manual"), catalog) == 1500

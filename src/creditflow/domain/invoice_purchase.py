@@ -39,9 +39,12 @@ from creditflow.errors import NeedsAttention
 
 def plan_invoice_grant(event: InvoiceEvent, buyer: Buyer, recipient: str | None) -> Grant | None:
     """The grant a paid invoice makes (`recipient`: the user found for `buyer`); None when it
-    names nobody yet. NeedsAttention when no rule gives its credits."""
+    names nobody yet, or grants nothing (a downgrade). NeedsAttention when no rule gives its
+    credits."""
     if event.credits is None:
-        raise NeedsAttention(event.credits_problem or "no rule gives the number of credits")
+        if event.credits_problem is None:
+            return None  # a plan change that gives no more credits (`upgrade_credits`)
+        raise NeedsAttention(event.credits_problem)
     return Grant(event.credits, recipient) if buyer.is_known else None
 
 

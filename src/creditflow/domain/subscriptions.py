@@ -38,6 +38,7 @@ class InvoiceLine:
     period_end: datetime | None
     price_credits: str | None = None  # the price's metadata.credits, when the payload has it
     period_start: datetime | None = None
+    amount: int | None = None  # negative: a proration's credit for the old plan's unused time
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,13 @@ def credits_for_invoice(
 
     Raises NoCreditsRule when no rule prices a line.
     """
-    if not invoice.lines:
+    lines = _plan_lines(invoice)
+    if not lines:
         raise NoCreditsRule(f"invoice {invoice.invoice_id} has no line items to grant credits for")
     per_unit = None if invoice.metadata_credits is None else _metadata_credits(invoice)
     total = 0
     unknown = []
-    for line in invoice.lines:
+    for line in lines:
         unit = per_unit
         if unit is None and line.price_id is not None:
             own = line.price_credits or (looked_up or {}).get(line.price_id)
@@ -122,6 +124,22 @@ def credits_for_invoice(
     if total == 0:
         raise NoCreditsRule(f"invoice {invoice.invoice_id} bills no units, so grants no credits")
     return total_credits(total, 1, f"invoice {invoice.invoice_id}")
+
+
+def _plan_lines(invoice: Invoice) -> tuple[InvoiceLine, ...]:
+    """The lines that bill a plan: a plan change's invoice (`subscription_update`) also credits
+    the old plan's unused time (a negative line), which buys nothing."""
+    if invoice.billing_reason != UPDATE_REASON:
+        return invoice.lines
+    return tuple(line for line in invoice.lines if line.amount is None or line.amount >= 0)
+
+
+def upgrade_credits(sub: Subscription, new_plan_credits: int) -> int:
+    """What a paid plan change grants for the rest of the current period: the difference when
+    the new plan gives more per period than the one it replaces (unknown: nothing was granted
+    for a period yet, so all of it); nothing for a downgrade, which takes effect at the next
+    cycle and takes nothing back."""
+    return max(0, new_plan_credits - (sub.credits_per_period or 0))
 
 
 def _metadata_credits(invoice: Invoice) -> int:
@@ -191,7 +209,8 @@ FINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
 # A paid invoice makes a subscription in these active (Stripe says so in its own event too).
 ACTIVATED_BY_PAYMENT = frozenset({None, "incomplete", "past_due", "unpaid"})
 # The invoices that bill a whole period of the plan: their credits are the plan's per period.
-PLAN_REASONS = frozenset({None, "subscription_create", "subscription_cycle"})
+UPDATE_REASON = "subscription_update"
+PLAN_REASONS = frozenset({None, "subscription_create", "subscription_cycle", UPDATE_REASON})
 
 
 @dataclass(frozen=True)

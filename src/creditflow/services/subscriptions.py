@@ -11,6 +11,7 @@ and a later pending-grant claim.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from creditflow.domain import invoice_purchase, subscriptions
@@ -49,6 +50,11 @@ def apply_invoice(
     refusal = subscriptions.refuses_invoice(sub, invoice)
     if refusal is not None and event.signal is InvoiceSignal.PAID:
         raise NeedsAttention(refusal)
+    plan_event = event
+    if invoice.billing_reason == subscriptions.UPDATE_REASON and event.credits is not None:
+        # A plan change: the difference for the rest of the period, expiring with it.
+        extra = subscriptions.upgrade_credits(sub, event.credits)
+        event = replace(event, credits=extra or None)
     buyer = _invoice_buyer(uow, invoice)
     grant = None
     if event.signal is InvoiceSignal.PAID:
@@ -72,7 +78,7 @@ def apply_invoice(
     # invoice's purchase now is) takes back its share of the credits just granted.
     settle(uow, loaded, decision.change, event.event_id, now, policy)
     user_id = buyer.user_id if grant is None else grant.user_id or buyer.user_id
-    _save(uow, sub, subscriptions.after_invoice(sub, event, user_id), now)
+    _save(uow, sub, subscriptions.after_invoice(sub, plan_event, user_id), now)
     return decision.outcome
 
 

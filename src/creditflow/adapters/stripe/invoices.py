@@ -57,6 +57,14 @@ def _lines(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return data
 
 
+def _signed_amount(line: Mapping[str, Any]) -> int | None:
+    """A line's amount: negative for a plan change's credit for unused time."""
+    value = line.get("amount")
+    if value is None or type(value) is not int:
+        return None
+    return value
+
+
 def _line(line: Mapping[str, Any]) -> InvoiceLine:
     pricing = mapping_of(mapping_of(line, "pricing"), "price_details")
     legacy_price = line.get("price")
@@ -75,5 +83,6 @@ def _line(line: Mapping[str, Any]) -> InvoiceLine:
         quantity=quantity,
         period_end=time_of(mapping_of(line, "period"), "end"),
         period_start=time_of(mapping_of(line, "period"), "start"),
+        amount=_signed_amount(line),
         price_credits=None if own is None else str(own),
     )
