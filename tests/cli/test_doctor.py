@@ -287,3 +287,22 @@ def test_a_database_server_that_refuses_connections_is_said_so(
     [database] = [f for f in report["findings"] if f["check"] == "database"]
     assert "connection refused" in database["message"]
     assert "start PostgreSQL" in database["fix"]
+
+
+def test_an_endpoint_without_the_subscription_events_is_told_which(
+    configured: FakeStripeApi,
+) -> None:
+    configured.webhook_endpoints.clear()
+    subscription_events = {
+        "invoice.paid",
+        "invoice.payment_succeeded",
+        "invoice.payment_failed",
+        "invoice_payment.paid",
+        "customer.subscription.deleted",
+    }
+    sent = [e for e in HANDLED_EVENT_TYPES if e not in subscription_events]
+    configured.add_webhook_endpoint(f"{HOST}{WEBHOOK_PATH}", sent)
+
+    missing = message_of(doctor(exit_code=1), "event types")
+
+    assert all(event_type in missing for event_type in subscription_events)

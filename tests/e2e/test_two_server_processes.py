@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from creditflow.adapters.stripe import samples
+from tests.invoices import SHAPES, Shape, invoice_event, subscription_checkout_event
 from tests.servers import all_at_once, server_processes
 from tests.support import (
     assert_ledger_matches_balances,
@@ -121,3 +123,35 @@ def test_registrations_spread_over_two_processes_claim_a_pending_grant_once(
     with httpx.Client(base_url=servers[1], timeout=30) as client:
         assert balance(client, "user_new") == 500
         assert pending_grants(client) == []
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_storm_of_one_invoices_deliveries_over_two_processes_grants_once(
+    servers: list[str], shape: Shape
+) -> None:
+    """`invoice.paid` and `invoice.payment_succeeded` of one invoice, each redelivered and sent
+    again under new event ids, with its subscription's Checkout Session, spread over both
+    processes at once: whichever wins, one grant, to the session's user."""
+    with httpx.Client(base_url=servers[0], timeout=30) as client:
+        register(client, "user_42")  # the session's client_reference_id
+    end = int((datetime.now(UTC) + timedelta(days=30)).timestamp())
+    deliveries = [subscription_checkout_event()] * 4
+    for n in range(3):
+        for kind in ("invoice.paid", "invoice.payment_succeeded"):
+            event = invoice_event(
+                shape, event_type=kind, event_id=f"evt_{kind}_{n}", metadata={"credits": "100"}
+            )
+            event["data"]["object"]["lines"]["data"][0]["period"]["end"] = end
+            deliveries += [event] * 4
+
+    results = all_at_once(
+        [
+            partial(delivery_to, servers[index % SERVERS], event)
+            for index, event in enumerate(deliveries)
+        ]
+    )
+
+    assert {code for code, _ in results} == {200}
+    with httpx.Client(base_url=servers[1], timeout=30) as client:
+        assert balance(client, "user_42") == 100
+        assert [entry["kind"] for entry in ledger(client, "user_42")] == ["purchase"]

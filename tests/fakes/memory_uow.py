@@ -35,6 +35,7 @@ from creditflow.services.unit_of_work import (
     Inbox,
     PendingGrants,
     Purchases,
+    Subscriptions,
     UnitOfWorkFactory,
 )
 
@@ -264,6 +265,7 @@ class MemoryUnitOfWork:
     purchases: Purchases
     pending: PendingGrants
     customers: Customers
+    subscriptions: Subscriptions
 
     def __init__(self, database: MemoryDatabase) -> None:
         self._database = database

@@ -53,6 +53,11 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def app(client_for: ClientFactory, clock: ManualClock, catalog: Path) -> TestClient:
+    return subscription_app(client_for, clock, catalog)
+
+
+def subscription_app(client_for: ClientFactory, clock: ManualClock, catalog: Path) -> TestClient:
+    """The app on the manual clock, with a catalog giving PRICE_ID CREDITS per period."""
     catalog.write_text(f"[prices.{PRICE_ID}]\ncredits = {CREDITS}\n")
     return client_for(clock=clock, catalog_path=catalog, expiry_interval_seconds=0)
 

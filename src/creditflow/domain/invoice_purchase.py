@@ -19,17 +19,32 @@ from datetime import datetime
 
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.purchase import Grant, PaymentDecision, credit
-from creditflow.domain.purchase_record import NO_CHANGE, NewPurchase, Purchase, PurchaseChange
+from creditflow.domain.purchase_record import (
+    KEEP,
+    NO_CHANGE,
+    NewPurchase,
+    Purchase,
+    PurchaseChange,
+    known,
+)
 from creditflow.domain.statuses import DeliveryStatus, PaymentState, PurchaseStatus
-from creditflow.domain.subscriptions import InvoiceEvent, InvoiceSignal, SubscriptionCheckout
+from creditflow.domain.subscriptions import (
+    InvoiceEvent,
+    InvoicePaymentPaid,
+    InvoiceSignal,
+    SubscriptionCheckout,
+)
 from creditflow.errors import NeedsAttention
 
 
 def plan_invoice_grant(event: InvoiceEvent, buyer: Buyer, recipient: str | None) -> Grant | None:
     """The grant a paid invoice makes (`recipient`: the user found for `buyer`); None when it
-    names nobody yet. NeedsAttention when no rule gives its credits."""
+    names nobody yet, or grants nothing (a downgrade). NeedsAttention when no rule gives its
+    credits."""
     if event.credits is None:
-        raise NeedsAttention(event.credits_problem or "no rule gives the number of credits")
+        if event.credits_problem is None:
+            return None  # a plan change that gives no more credits (`upgrade_credits`)
+        raise NeedsAttention(event.credits_problem)
     return Grant(event.credits, recipient) if buyer.is_known else None
 
 
@@ -45,7 +60,7 @@ def first_invoice_purchase(
     paid = event.signal is InvoiceSignal.PAID
     return NewPurchase(
         checkout_session_id=None,
-        payment_intent_id=None,
+        payment_intent_id=invoice.payment_intent_id if paid else None,
         invoice_id=invoice.invoice_id,
         payment_state=PaymentState.PAID if paid else PaymentState.FAILED,
         livemode=invoice.livemode,
@@ -56,6 +71,7 @@ def first_invoice_purchase(
         credits=event.credits if paid else None,
         credited_at=None if grant is None or grant.user_id is None else now,
         credits_expire_at=expires_at,
+        subscription_id=invoice.subscription_id,
     )
 
 
@@ -70,7 +86,52 @@ def checkout_purchase(event: SubscriptionCheckout, invoice_id: str) -> NewPurcha
         livemode=event.livemode,
         user_id=event.buyer.user_id,
         email=event.buyer.email,
+        subscription_id=event.subscription_id,
     )
+
+
+def invoice_payment_purchase(event: InvoicePaymentPaid) -> NewPurchase:
+    """The row `invoice_payment.paid` inserts when it comes before its invoice: awaiting
+    payment, linking the invoice to its PaymentIntent for the refunds and disputes to come."""
+    return NewPurchase(
+        checkout_session_id=None,
+        payment_intent_id=event.payment_intent_id,
+        invoice_id=event.invoice_id,
+        payment_state=PaymentState.AWAITING_PAYMENT,
+        livemode=event.livemode,
+    )
+
+
+def link_payment_intent(
+    purchase: Purchase, payment_intent_id: str, invoice_id: str, holder: Purchase | None
+) -> PurchaseChange:
+    """Link an invoice's purchase and the PaymentIntent that paid it (`purchase`: the invoice's,
+    or the refund's placeholder holding the PaymentIntent; `holder`: another purchase holding
+    it). A refund or dispute seen before the link, while the invoice's purchase exists, is on a
+    purchase of its own: they are not merged, an operator is asked (NeedsAttention)."""
+    if purchase.payment_intent_id is not None:
+        if purchase.invoice_id is None:  # the refund's placeholder: it becomes the invoice's
+            return PurchaseChange(invoice_id=invoice_id)
+        return NO_CHANGE  # linked already (a payment's first PaymentIntent stays)
+    if holder is not None and holder.id != purchase.id:
+        raise NeedsAttention(
+            f"a refund or dispute of {payment_intent_id} arrived before it was known to pay "
+            f"invoice {invoice_id}, and is kept on purchase {holder.id}: settle it by hand"
+        )
+    return PurchaseChange(
+        payment_intent_id=payment_intent_id,
+        invoice_id=KEEP if purchase.invoice_id is not None else invoice_id,
+    )
+
+
+def check_same_invoice(holder: Purchase, invoice_id: str) -> None:
+    """The purchase holding an invoice's PaymentIntent must be that invoice's, or a refund's
+    placeholder naming no invoice: one PaymentIntent never pays two invoices' credits."""
+    if holder.invoice_id is not None and holder.invoice_id != invoice_id:
+        raise NeedsAttention(
+            f"{holder.payment_intent_id} already paid invoice {holder.invoice_id}, so it cannot "
+            f"pay invoice {invoice_id} too"
+        )
 
 
 def buyer_of(purchase: Purchase, buyer: Buyer) -> Buyer:
@@ -114,6 +175,11 @@ def on_invoice(
         currency=first.currency,
         credited_at=first.credited_at,
         credits_expire_at=expires_at,
+        # A refund's placeholder found by the PaymentIntent becomes the invoice's purchase.
+        invoice_id=KEEP if purchase.invoice_id is not None else event.invoice.invoice_id,
+        payment_intent_id=(
+            KEEP if purchase.payment_intent_id is not None else known(first.payment_intent_id)
+        ),
     )
     if grant is None:
         return PaymentDecision(change, DeliveryStatus.PROCESSED)

@@ -9,7 +9,12 @@ from enum import StrEnum
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.credits import NoCreditsRule
 from creditflow.domain.statuses import DisputeStatus
-from creditflow.domain.subscriptions import InvoiceEvent, SubscriptionCheckout
+from creditflow.domain.subscriptions import (
+    InvoiceEvent,
+    InvoicePaymentPaid,
+    SubscriptionChanged,
+    SubscriptionCheckout,
+)
 
 
 class PaymentSignal(StrEnum):
@@ -97,4 +102,12 @@ class IgnoredEvent:
 
 
 MoneyBack = ChargeRefunded | RefundChanged | DisputeChanged
-Interpretation = PaymentEvent | MoneyBack | InvoiceEvent | SubscriptionCheckout | IgnoredEvent
+Interpretation = (
+    PaymentEvent
+    | MoneyBack
+    | InvoiceEvent
+    | InvoicePaymentPaid
+    | SubscriptionCheckout
+    | SubscriptionChanged
+    | IgnoredEvent
+)

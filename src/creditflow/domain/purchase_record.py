@@ -85,6 +85,7 @@ class PurchaseChange:
     credits_held: Kept[int] = KEEP
     credits_written_off: Kept[int] = KEEP
     credited_at: Kept[datetime | None] = KEEP
+    invoice_id: Kept[str | None] = KEEP
     credits_expire_at: Kept[datetime | None] = KEEP
 
     def written(self) -> dict[str, Any]:
@@ -131,6 +132,7 @@ class NewPurchase:
     credited_at: datetime | None = None
     invoice_id: str | None = None
     credits_expire_at: datetime | None = None
+    subscription_id: str | None = None  # the subscription an invoice's purchase paid for
 
     @property
     def status(self) -> PurchaseStatus:

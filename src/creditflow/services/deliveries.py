@@ -31,13 +31,24 @@ from creditflow.domain.deliveries import Arrival, Arriving
 from creditflow.domain.money_back import RefundPolicy
 from creditflow.domain.payments import IgnoredEvent, Interpretation, MoneyBack, PaymentEvent
 from creditflow.domain.statuses import DeliveryStatus
-from creditflow.domain.subscriptions import DEFAULT_GRACE, InvoiceEvent, SubscriptionCheckout
+from creditflow.domain.subscriptions import (
+    DEFAULT_GRACE,
+    InvoiceEvent,
+    InvoicePaymentPaid,
+    SubscriptionChanged,
+    SubscriptionCheckout,
+)
 from creditflow.domain.users import User
 from creditflow.errors import DatabaseUnavailable, NeedsAttention, NotFound, StripeUnavailable
 from creditflow.services.clock import Clock
 from creditflow.services.observer import NO_OBSERVER, Observer
 from creditflow.services.purchases import BuyerFound, apply_money_back, apply_payment
-from creditflow.services.subscriptions import apply_invoice, apply_subscription_checkout
+from creditflow.services.subscriptions import (
+    apply_invoice,
+    apply_invoice_payment,
+    apply_subscription_change,
+    apply_subscription_checkout,
+)
 from creditflow.services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -301,16 +312,27 @@ class DeliveryService:
     def _apply(
         self,
         uow: UnitOfWork,
-        interpretation: PaymentEvent | MoneyBack | InvoiceEvent | SubscriptionCheckout,
+        interpretation: (
+            PaymentEvent
+            | MoneyBack
+            | InvoiceEvent
+            | InvoicePaymentPaid
+            | SubscriptionCheckout
+            | SubscriptionChanged
+        ),
         found: BuyerFound | None,
     ) -> DeliveryStatus:
         now = self._clock()
         if isinstance(interpretation, PaymentEvent):
             return apply_payment(uow, interpretation, now, self._policy, found)
         if isinstance(interpretation, InvoiceEvent):
-            return apply_invoice(uow, interpretation, now, self._grace)
+            return apply_invoice(uow, interpretation, now, self._grace, self._policy)
+        if isinstance(interpretation, InvoicePaymentPaid):
+            return apply_invoice_payment(uow, interpretation, now)
         if isinstance(interpretation, SubscriptionCheckout):
             return apply_subscription_checkout(uow, interpretation, now)
+        if isinstance(interpretation, SubscriptionChanged):
+            return apply_subscription_change(uow, interpretation, now)
         return apply_money_back(uow, interpretation, now, self._policy)
 
 

@@ -58,7 +58,7 @@ def apply_payment(
     if decision.outcome is DeliveryStatus.DUPLICATE:
         return decision.outcome
     store_credit(uow, decision, now, wallet)
-    _settle(uow, loaded, decision.change, payment.event_id, now, policy)
+    settle(uow, loaded, decision.change, payment.event_id, now, policy)
     return decision.outcome
 
 
@@ -93,7 +93,7 @@ def apply_money_back(
         uow.purchases.record_refund(facts.refund, now)
     if facts.change.is_empty:
         return DeliveryStatus.DUPLICATE
-    _settle(uow, loaded, facts.change, event.event_id, now, policy)
+    settle(uow, loaded, facts.change, event.event_id, now, policy)
     return DeliveryStatus.PROCESSED
 
 
@@ -103,7 +103,7 @@ def _loaded_for(wallet: WalletState | None, posting: Posting) -> WalletState | N
     return wallet if wallet is not None and wallet.user_id == posting.user_id else None
 
 
-def _settle(
+def settle(
     uow: UnitOfWork,
     loaded: Purchase,
     change: PurchaseChange,

@@ -8,6 +8,7 @@ from creditflow.domain.deliveries import StoredDelivery
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchase_record import Purchase
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
+from creditflow.domain.subscriptions import SubscriptionView
 from creditflow.domain.users import User, Wallet
 from creditflow.domain.wallet import LedgerEntry
 from creditflow.errors import InvalidRequest, NotFound
@@ -57,6 +58,13 @@ class Queries:
             return uow.purchases.list(
                 user_id=user_id, status=status, limit=limit, before_id=before_id
             )
+
+    def subscriptions(self, *, user_id: str | None, limit: int) -> list[SubscriptionView]:
+        """A user's subscriptions (everyone's when None), newest first, with their grants."""
+        with self._uow() as uow:
+            found = uow.subscriptions.listed(user_id, limit)
+            grants = uow.subscriptions.grants([sub.subscription_id for sub in found])
+        return [SubscriptionView(sub, tuple(grants[sub.subscription_id])) for sub in found]
 
     def pending_grants(self, *, limit: int, before_id: int | None = None) -> list[PendingGrant]:
         with self._uow() as uow:

@@ -30,6 +30,7 @@ from creditflow.domain.operator_views import (
 from creditflow.domain.pending import PendingGrant
 from creditflow.domain.purchase_record import NewPurchase, Purchase, PurchaseChange
 from creditflow.domain.statuses import DeliveryStatus, PurchaseStatus
+from creditflow.domain.subscriptions import Subscription, SubscriptionGrant
 from creditflow.domain.users import User, Wallet
 from creditflow.domain.wallet import LedgerEntry, Lot, Posted, Posting, WalletState
 
@@ -204,6 +205,22 @@ class Customers(Protocol):
     def link(self, customer_id: str, user_id: str, now: datetime) -> bool: ...
 
 
+class Subscriptions(Protocol):
+    def add_if_absent(self, sub: Subscription, now: datetime) -> Subscription | None:
+        """The new row, or None when the subscription is stored already (then `lock` it)."""
+        ...
+
+    def lock(self, subscription_id: str) -> Subscription | None:
+        """Locked for this transaction: the first lock an invoice or session event takes."""
+        ...
+
+    def save(self, sub: Subscription, now: datetime) -> None: ...
+
+    def listed(self, user_id: str | None, limit: int) -> list[Subscription]: ...
+
+    def grants(self, subscription_ids: Sequence[str]) -> dict[str, list[SubscriptionGrant]]: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def inbox(self) -> Inbox: ...
@@ -225,6 +242,9 @@ class UnitOfWork(Protocol):
 
     @property
     def holds(self) -> Holds: ...
+
+    @property
+    def subscriptions(self) -> Subscriptions: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

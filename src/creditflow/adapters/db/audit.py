@@ -66,7 +66,7 @@ INVARIANTS = (
         "paid_purchases_are_credited",
         "every paid purchase with credits is in a wallet or waiting as a pending grant",
         """SELECT p.id, p.checkout_session_id, p.payment_intent_id FROM purchases p
-           WHERE p.payment_state = 'paid' AND p.credited_at IS NULL
+           WHERE p.payment_state = 'paid' AND p.credited_at IS NULL AND p.credits IS NOT NULL
              AND NOT EXISTS (SELECT 1 FROM pending_grants g WHERE g.purchase_id = p.id)""",
     ),
     Invariant(

@@ -180,12 +180,15 @@ purchases = Table(
     # credits are granted once; they expire with the period (plus the grace).
     Column("invoice_id", String(255), nullable=True),
     Column("credits_expire_at", UtcDateTime(), nullable=True),
+    # The subscription the invoice paid for (0011): a subscription lists its grants by it.
+    Column("subscription_id", String(255), nullable=True),
     CheckConstraint("credits IS NULL OR credits > 0", name="credits_positive"),
     CheckConstraint("amount IS NULL OR amount >= 0", name="amount_not_negative"),
     # Listing filters by one of these and takes the newest ids: one index range, no sort.
     Index("ix_purchases_user_id_id", "user_id", "id"),
     Index("ix_purchases_status_id", "status", "id"),
     Index("ix_purchases_invoice_id", "invoice_id", unique=True),
+    Index("ix_purchases_subscription_id_id", "subscription_id", "id"),
 )
 
 # The app's user behind a Stripe customer, linked by a subscription's Checkout Session, so later
@@ -197,6 +200,29 @@ stripe_customers = Table(
     Column("user_id", String(255), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# A Stripe subscription as creditflow knows it (0011), from its Checkout Session, its invoices and
+# `customer.subscription.*` events; once `ended_at` is set, later periods grant nothing.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("subscription_id", String(255), primary_key=True),
+    Column("customer_id", String(255), nullable=True),
+    Column("user_id", String(255), nullable=True),
+    Column("status", String(32), nullable=True),
+    Column("status_at", UtcDateTime(), nullable=True),  # when Stripe reported that status
+    Column("current_period_start", UtcDateTime(), nullable=True),
+    Column("current_period_end", UtcDateTime(), nullable=True),
+    Column("credits_per_period", BigInteger, nullable=True),
+    Column("ended_at", UtcDateTime(), nullable=True),
+    Column("livemode", Boolean, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    CheckConstraint(
+        "credits_per_period IS NULL OR credits_per_period > 0", name="credits_per_period_positive"
+    ),
+    Index("ix_subscriptions_user_id", "user_id"),
 )
 
 refunds = Table(

@@ -28,6 +28,7 @@ from creditflow.adapters.db.repositories.ledger_totals import LedgerTotalsReposi
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
 from creditflow.adapters.db.repositories.purchases import PurchaseRepository
 from creditflow.adapters.db.repositories.rows import purchase_from
+from creditflow.adapters.db.repositories.subscriptions import SubscriptionRepository
 from creditflow.adapters.db.repositories.users import UserRepository, user_from
 from creditflow.adapters.db.repositories.wallets import WalletRepository
 from creditflow.domain.buyers import Buyer
@@ -50,6 +51,7 @@ class UnitOfWork:
     invariants: InvariantChecks
     customers: CustomerRepository
     holds: HoldRepository
+    subscriptions: SubscriptionRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -73,6 +75,7 @@ class UnitOfWork:
         self.ledger_totals = LedgerTotalsRepository(connection)
         self.invariants = InvariantChecks(connection)
         self.customers = CustomerRepository(connection)
+        self.subscriptions = SubscriptionRepository(connection)
         return self
 
     def __exit__(

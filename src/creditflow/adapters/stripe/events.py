@@ -22,6 +22,10 @@ from creditflow.adapters.stripe.payment_intents import (
     PAYMENT_INTENT_SIGNALS,
     interpret_payment_intent,
 )
+from creditflow.adapters.stripe.subscriptions import (
+    SUBSCRIPTION_EVENTS,
+    read_subscription_change,
+)
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.credits import (
     Catalog,
@@ -35,6 +39,7 @@ from creditflow.domain.payments import IgnoredEvent, Interpretation, PaymentEven
 from creditflow.domain.subscriptions import (
     Invoice,
     InvoiceEvent,
+    InvoicePaymentPaid,
     InvoiceSignal,
     SubscriptionCheckout,
     credits_for_invoice,
@@ -58,11 +63,15 @@ INVOICE_SIGNALS = {
     "invoice.payment_succeeded": InvoiceSignal.PAID,
     "invoice.payment_failed": InvoiceSignal.FAILED,
 }
+# Since 2025-03-31 the invoice no longer names its PaymentIntent: this event links them.
+INVOICE_PAYMENT_PAID = "invoice_payment.paid"
 HANDLED_EVENT_TYPES = (
     *CHECKOUT_SIGNALS,
     *PAYMENT_INTENT_SIGNALS,
     *MONEY_BACK_EVENTS,
     *INVOICE_SIGNALS,
+    *SUBSCRIPTION_EVENTS,
+    INVOICE_PAYMENT_PAID,
 )
 # `no_payment_required`: a 100% discount; the buyer still bought the pack.
 PAID_STATUSES = {"paid", "no_payment_required"}
@@ -98,6 +107,10 @@ class StripeEventInterpreter:
             return interpret_payment_intent(event_id, event_type, obj)
         if event_type in INVOICE_SIGNALS:
             return self._invoice(event_id, INVOICE_SIGNALS[event_type], obj)
+        if event_type == INVOICE_PAYMENT_PAID:
+            return _invoice_payment(event_id, obj)
+        if event_type in SUBSCRIPTION_EVENTS:
+            return read_subscription_change(event_id, event_type, obj, time_of(event, "created"))
         if event_type in MONEY_BACK_EVENTS:
             return interpret_money_back(event_id, event_type, obj, time_of(event, "created"))
         return IgnoredEvent(f"{event_type} is not an event creditflow acts on")
@@ -196,6 +209,16 @@ class _NoStripeCalls:
 
     def price_credits(self, price_id: str) -> str | None:
         raise StripeCallNeeded(f"metadata of {price_id}")
+
+
+def _invoice_payment(event_id: str, obj: Mapping[str, Any]) -> Interpretation:
+    invoice_id = id_of(obj, "invoice")
+    if obj.get("object") != "invoice_payment" or invoice_id is None:
+        raise NeedsAttention("invoice_payment.paid does not carry an invoice payment")
+    intent_id = id_of(mapping_of(obj, "payment"), "payment_intent")
+    if intent_id is None:
+        return IgnoredEvent(f"invoice {invoice_id} was paid without a PaymentIntent")
+    return InvoicePaymentPaid(event_id, invoice_id, intent_id, flag_of(obj, "livemode"))
 
 
 def _completed_signal(session: Mapping[str, Any]) -> PaymentSignal:

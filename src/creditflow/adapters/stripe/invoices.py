@@ -46,6 +46,7 @@ def read_invoice(obj: Mapping[str, Any]) -> Invoice:
         metadata_user_id=text_of(metadata, "user_id"),
         metadata_credits=None if credits is None else str(credits),
         lines=tuple(_line(line) for line in _lines(obj)),
+        payment_intent_id=id_of(obj, "payment_intent"),
     )
 
 
@@ -54,6 +55,14 @@ def _lines(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if not isinstance(data, list) or not all(isinstance(line, Mapping) for line in data):
         raise UnreadableField("lines.data is not a list of line items")
     return data
+
+
+def _signed_amount(line: Mapping[str, Any]) -> int | None:
+    """A line's amount: negative for a plan change's credit for unused time."""
+    value = line.get("amount")
+    if value is None or type(value) is not int:
+        return None
+    return value
 
 
 def _line(line: Mapping[str, Any]) -> InvoiceLine:
@@ -73,5 +82,7 @@ def _line(line: Mapping[str, Any]) -> InvoiceLine:
         price_id=id_of(pricing, "price") or id_of(line, "price"),
         quantity=quantity,
         period_end=time_of(mapping_of(line, "period"), "end"),
+        period_start=time_of(mapping_of(line, "period"), "start"),
+        amount=_signed_amount(line),
         price_credits=None if own is None else str(own),
     )

@@ -26,6 +26,7 @@ from creditflow.entrypoints.cli import (
     records,
     server,
     stripe_test,
+    subscriptions,
     verify,
 )
 from creditflow.entrypoints.cli.render import error, print_json
@@ -85,6 +86,7 @@ hold = typer.Typer(help="Act on one hold.", no_args_is_help=True)
 app.add_typer(hold, name="hold", rich_help_panel="Operations")
 hold.command("void")(reporting(holds.void))
 app.command(rich_help_panel="Records")(reporting(holds.holds))
+app.command(rich_help_panel="Records")(reporting(subscriptions.subscriptions))
 for operation in (
     operations.expire,
     reconcile.reconcile,

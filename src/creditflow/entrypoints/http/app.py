@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from creditflow import __version__
 from creditflow.adapters.db import reconnect
 from creditflow.bootstrap import Container, build_container
-from creditflow.entrypoints.http import api, checkout, holds
+from creditflow.entrypoints.http import api, checkout, holds, subscriptions
 from creditflow.entrypoints.http.console import console_router
 from creditflow.entrypoints.http.docs import install_docs
 from creditflow.entrypoints.http.errors import error_body, error_responses, install_error_handlers
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     app.include_router(webhook_router(legacy=settings.legacy_webhook))
     app.include_router(api.router)
     app.include_router(holds.router)
+    app.include_router(subscriptions.router)
     app.include_router(metrics_router())
     app.include_router(checkout.router)
     install_docs(app)

@@ -172,6 +172,7 @@ def _values(new: NewPurchase, now: datetime) -> dict[str, Any]:
         "credited_at": new.credited_at,
         "invoice_id": new.invoice_id,
         "credits_expire_at": new.credits_expire_at,
+        "subscription_id": new.subscription_id,
     }
 
 
