@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextvars import Context, copy_context
+from dataclasses import dataclass, field
 
 from creditflow.domain.payments import Interpretation, PaymentEvent, PaymentSignal
 from creditflow.domain.subscriptions import InvoiceEvent, InvoiceSignal
@@ -32,10 +33,13 @@ from creditflow.services.unit_of_work import UnitOfWorkFactory
 
 @dataclass(frozen=True)
 class ReadDelivery:
-    """A delivery and what its event says (or the failure reading it), ready to be stored."""
+    """A delivery and what its event says (or the failure reading it), ready to be stored.
+    `context`: its request's context variables (request and event ids for the logs), which the
+    batch's thread runs its processing in."""
 
     delivery: Delivery
     interpretation: Interpretation | Outcome
+    context: Context = field(default_factory=copy_context, compare=False)
 
 
 class DeliveryBatcher(Batcher[ReadDelivery, DeliveryResult]):
@@ -62,8 +66,8 @@ class DeliveryBatcher(Batcher[ReadDelivery, DeliveryResult]):
             arrived = self._deliveries.arrive_together(uow, batch)
             settled: list[DeliveryResult] = []
             for index, op in enumerate(ops):
-                result = self._deliveries.settle_in(
-                    uow, op.delivery, op.interpretation, arrived[index]
+                result = op.context.run(
+                    self._deliveries.settle_in, uow, op.delivery, op.interpretation, arrived[index]
                 )
                 if result is None:
                     raise Broke(index, RuntimeError(f"processing {op.delivery.event_id} failed"))
@@ -73,7 +77,9 @@ class DeliveryBatcher(Batcher[ReadDelivery, DeliveryResult]):
 
     def alone(self, op: ReadDelivery) -> DeliveryResult | Exception:
         try:
-            return self._deliveries.receive_interpreted(op.delivery, op.interpretation)
+            return op.context.run(
+                self._deliveries.receive_interpreted, op.delivery, op.interpretation
+            )
         except Exception as exc:
             return exc
 
@@ -82,7 +88,7 @@ class DeliveryBatcher(Batcher[ReadDelivery, DeliveryResult]):
 
     def _answer(self, op: ReadDelivery, result: DeliveryResult) -> DeliveryResult | Exception:
         try:
-            return self._deliveries.settled(op.delivery, op.interpretation, result)
+            return op.context.run(self._deliveries.settled, op.delivery, op.interpretation, result)
         except Exception as exc:
             return exc
 

@@ -56,6 +56,9 @@ from creditflow.services.posting import Outcome, post_or_explain
 from creditflow.services.unit_of_work import UnitOfWorkFactory
 
 DEFAULT_MAX_BATCH = 64
+# Runs of one operation alone that a deadlock with another lane or process may take: the loser's
+# transaction is rolled back whole, so running it again is safe, and it is what the caller wants.
+CONTENTION_ATTEMPTS = 3
 
 Op = TypeVar("Op")
 R = TypeVar("R")
@@ -167,7 +170,7 @@ class Batcher(ABC, Generic[Op, R]):
         if not ops:
             return []
         if len(ops) == 1 and self.lone_runs_alone:
-            return [self.alone(ops[0])]
+            return [self._solo(ops[0])]
         expected = next((i for i, op in enumerate(ops) if self.runs_alone(op)), None)
         if expected is not None:
             return self._around(ops, expected)
@@ -187,13 +190,22 @@ class Batcher(ABC, Generic[Op, R]):
         """A failure that names no operation: each half retried, down to one run alone."""
         self.failed_batches += 1
         if len(ops) == 1:
-            return [self.alone(ops[0])]
+            return [self._solo(ops[0])]
         half = len(ops) // 2
         return [*self.run(ops[:half]), *self.run(ops[half:])]
 
     def _around(self, ops: Sequence[Op], index: int) -> list[R | Exception]:
         """In arrival order: those before `index` as a batch, it alone, those after as one."""
-        return [*self.run(ops[:index]), self.alone(ops[index]), *self.run(ops[index + 1 :])]
+        return [*self.run(ops[:index]), self._solo(ops[index]), *self.run(ops[index + 1 :])]
+
+    def _solo(self, op: Op) -> R | Exception:
+        """`op` alone; lost to a deadlock (`Contention`), it runs again, a few times at most."""
+        result = self.alone(op)
+        for _ in range(CONTENTION_ATTEMPTS - 1):
+            if not isinstance(result, Contention):
+                break
+            result = self.alone(op)
+        return result
 
 
 class PostingBatcher(Batcher[Posting, Outcome]):
