@@ -16,6 +16,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    text,
     tuple_,
     update,
 )
@@ -136,6 +137,29 @@ class InboxRepository:
         values = {"status": status.value, "error": error, "processed_at": now}
         write_later(self._connection, _OUTCOME, {"event_id": event_id, **values})
 
+    def record_outcomes(
+        self, outcomes: Sequence[tuple[str, DeliveryStatus, str | None]], now: datetime
+    ) -> None:
+        """`record_outcome` of a batch's deliveries (event id, status, error), in one statement
+        on PostgreSQL, sent with the transaction's next round trip (its COMMIT at the latest)."""
+        if not outcomes:
+            return
+        ordered = sorted(outcomes)
+        if self._connection.dialect.name == "postgresql":
+            params = {
+                "event_id": [event_id for event_id, _, _ in ordered],
+                "status": [status.value for _, status, _ in ordered],
+                "error": [error for _, _, error in ordered],
+                "processed_at": now,
+            }
+            write_later(self._connection, _PG_OUTCOMES, params)
+            return
+        rows = [
+            {"event_id": e, "status": s.value, "error": error, "processed_at": now}
+            for e, s, error in ordered
+        ]
+        self._connection.execute(_OUTCOME, rows)
+
     def count(self, status: DeliveryStatus) -> int:
         """Stored deliveries with this outcome (the status index answers it)."""
         return int(
@@ -171,6 +195,16 @@ _OUTCOME = (
     .values(
         status=bindparam("status"), error=bindparam("error"), processed_at=bindparam("processed_at")
     )
+)
+
+
+_PG_OUTCOMES = text(
+    """UPDATE webhook_events
+    SET status = o.status, error = o.error, processed_at = :processed_at
+    FROM unnest(CAST(:event_id AS varchar[]), CAST(:status AS varchar[]),
+                CAST(:error AS text[])) AS o(event_id, status, error)
+    WHERE webhook_events.id = o.event_id
+    """
 )
 
 
