@@ -212,3 +212,20 @@ def test_a_batch_whose_store_fails_is_run_again_each_delivery_on_its_own_path(
         assert isinstance(result, DeliveryResult)
         stored = services.queries.event(result.event_id)
         assert stored.status == result.status
+
+
+def test_a_batch_stores_each_body_exactly_as_received(services: Container) -> None:
+    awkward = paid_session_event(user_id="batched-a", credits=1)
+    awkward["data"]["object"]["metadata"]["note"] = 'é ✓ "quoted" \\ back\\slash \n 𝄞'
+    plain = paid_session_event(user_id="batched-b", credits=1)
+    bodies = [json.dumps(awkward, ensure_ascii=False, indent=1), json.dumps(plain)]
+    deliveries = [
+        ReadDelivery(Delivery.of(e, body, WEBHOOK_PATH), services.deliveries.interpret(e))
+        for e, body in zip([awkward, plain], bodies, strict=True)
+    ]
+
+    results = batcher(services).run(deliveries)
+
+    assert statuses(results) == ["processed", "processed"]
+    stored = [services.queries.event(e["id"]).payload for e in (awkward, plain)]
+    assert stored == bodies

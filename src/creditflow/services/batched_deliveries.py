@@ -62,10 +62,13 @@ class DeliveryBatcher(Batcher[ReadDelivery, DeliveryResult]):
         deliveries: DeliveryService,
         max_batch: int = DEFAULT_MAX_BATCH,
         lanes: int = 1,
+        *,
+        set_based: bool = True,
     ) -> None:
         super().__init__(max_batch, lanes)
         self._uow = uow_factory
         self._deliveries = deliveries
+        self._set_based = set_based  # False: every delivery on its own path (benchmarks)
         # Batches whose set-based settling failed (its store, a bug) and that were run again
         # whole, each delivery on its own path: for tests and benchmarks.
         self.set_based_failures = 0
@@ -74,6 +77,8 @@ class DeliveryBatcher(Batcher[ReadDelivery, DeliveryResult]):
         """The batch, its common case settled together; if that fails with an error that names
         no delivery, the batch again, in a fresh transaction, each delivery settled on its own
         path as before there was a common case (so each gets its unbatched outcome)."""
+        if not self._set_based:
+            return self._committed(ops, together=False)
         try:
             return self._committed(ops, together=True)
         except (Broke, DatabaseUnavailable):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
@@ -106,6 +107,14 @@ class InboxRepository:
             for a in sorted(arriving, key=lambda a: a.event_id)
         ]
         dialect = self._connection.dialect.name
+        if dialect == "postgresql":  # one text whatever the batch's size: compiled once
+            names = ("id", "type", "livemode", "endpoint")
+            arrays: dict[str, Any] = {name: [row[name] for row in rows] for name in names}
+            # The bodies as one JSON array (json, not jsonb: each comes back exactly as
+            # received): a text[] parameter costs psycopg a regex escape per quote in them.
+            arrays["payload"] = json.dumps([row["payload"] for row in rows])
+            first = {key: rows[0][key] for key in ("status", "error", "received_at")}
+            return _PG_ARRIVALS, {**arrays, **first}
         insert = upsert(dialect, webhook_events).values(rows)
         return _counted(dialect, insert).returning(webhook_events.c.id), {}
 
@@ -198,6 +207,22 @@ _OUTCOME = (
 )
 
 
+# `arrivals` on PostgreSQL, as `_counted` writes it for a multi-row VALUES, from one array per
+# column, and what every new row starts with (failed, until its outcome is recorded).
+_PG_ARRIVALS = text(
+    """INSERT INTO webhook_events (id, type, livemode, payload, status, error, endpoint,
+                                delivery_count, received_at)
+    SELECT id, type, livemode, payload, :status, :error, endpoint, 1, :received_at
+    FROM unnest(CAST(:id AS varchar[]), CAST(:type AS varchar[]), CAST(:livemode AS boolean[]),
+                ARRAY(SELECT body FROM json_array_elements_text(CAST(:payload AS json))
+                                       WITH ORDINALITY AS b(body, n) ORDER BY n),
+                CAST(:endpoint AS varchar[]))
+         WITH ORDINALITY AS w(id, type, livemode, payload, endpoint, ord)
+    ORDER BY ord
+    ON CONFLICT (id) DO UPDATE
+    SET delivery_count = webhook_events.delivery_count + 1, endpoint = excluded.endpoint
+    RETURNING webhook_events.id, webhook_events.status, xmax = 0 AS inserted"""
+)
 _PG_OUTCOMES = text(
     """UPDATE webhook_events
     SET status = o.status, error = o.error, processed_at = :processed_at
