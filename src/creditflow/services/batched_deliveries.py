@@ -1,20 +1,27 @@
 """Webhook deliveries through group commit (services/group_commit.py), for an async edge.
 
 A delivery is read per request (`interpret_offline`: pure, on the event loop; only an event that
-needs Stripe's API is read in a thread), then submitted. A batch is one unit of work: each
-delivery is stored and processed in arrival order, as `DeliveryService` does alone, in the
-batch's one transaction, committed once; so a redelivery sees its original, and
+needs Stripe's API is read in a thread), then submitted. A batch is one unit of work, committed
+once: its inbox rows stored together, then, in arrival order, consecutive deliveries of the
+common case (paid payments for registered users, and their duplicates) settled set-based
+(services/batched_payments.py), every other one stored and processed as `DeliveryService` does
+alone, in the batch's transaction; so a redelivery sees its original, and
 `checkout.session.async_payment_succeeded` the `completed` before it, in the same batch.
 
-A delivery whose processing fails (needs attention, a bug) ends the transaction: there is no
-savepoint, so the batch is rolled back, the others retried without it, and it runs alone through
+A delivery whose processing fails (needs attention, a bug), or that turns out not to be the
+common case once its purchase is locked, ends the transaction: there is no savepoint, so the
+batch is rolled back, the others retried without it, and it runs alone through
 `DeliveryService.receive_interpreted`, recorded with exactly its unbatched outcome. A paid event
 no rule prices (the usual needs attention) is known from its reading, before any write: it runs
-alone from the start rather than failing a batch (docs/design.md).
+alone from the start rather than failing a batch (docs/design.md). A set-based settling that
+fails with an error naming nobody (its store, a bug) runs the batch again, each delivery on its
+own path.
 
-Lock order: a batch locks each delivery's inbox row, purchase and wallet in arrival order, so
-two lanes or processes may deadlock; PostgreSQL rolls one back, and that batch is retried in
-halves (`Contention`), each delivery still answered once, from the transaction that committed it.
+Lock order: the common case locks its purchases in id order, then its wallets in user id order,
+so two lanes' or processes' batches of it never wait on each other in a cycle; the other
+deliveries lock purchase, then wallet, in arrival order, and may deadlock with another batch:
+PostgreSQL rolls one back, and that batch is retried in halves (`Contention`), each delivery
+still answered once, from the transaction that committed it.
 """
 
 from __future__ import annotations
