@@ -30,15 +30,16 @@ from tests.support import (
     paid_without_credits,
 )
 
-ROLES = ["a", "b", "c", "d"]
+ROLES = ["a", "b", "c", "d", "e"]
 
 
 @pytest.fixture
 def services(database_url: str) -> Iterator[Container]:
     services = build_container(make_settings(database_url, group_commit=True))
     for tag in ("batched", "alone"):
-        for role in ROLES:
+        for role in ROLES[:-1]:
             services.users.register(f"{tag}-{role}", None)
+        services.users.register(f"{tag}-e", f"{tag}-e@example.com")  # found by e-mail
     yield services
     services.close()
     assert_ledger_matches_balances(database_url)
@@ -112,7 +113,7 @@ def test_a_payment_and_its_duplicates_in_one_batch_grant_once(services: Containe
         False,
         True,
     ]
-    assert balances(services, "batched") == {"a": 0, "b": 9, "c": 2, "d": 0}
+    assert balances(services, "batched") == {"a": 0, "b": 9, "c": 2, "d": 0, "e": 0}
     assert entries_of(services, "batched") == 2
 
 
@@ -146,6 +147,7 @@ def mixed(tag: str) -> list[dict[str, Any]]:
         ),
         paid_session_event(user_id=f"{tag}-c", credits=6),
         duplicated,
+        paid_session_event(user_id=None, email=f"{tag}-E@example.com", credits=11),
     ]
 
 
@@ -175,11 +177,12 @@ def test_a_mixed_batch_gives_each_delivery_its_unbatched_outcome(services: Conta
         "processed",
         "processed",
         "duplicate",
+        "processed",
     ]
     assert balances(services, "batched") == balances(services, "alone")
     # No batch failed: what is not the common case was known before any write.
     assert (batcher(services).failed_batches, batcher(services).set_based_failures) == (0, 0)
-    assert balances(services, "batched") == {"a": 7, "b": 5, "c": 6, "d": 30}
+    assert balances(services, "batched") == {"a": 7, "b": 5, "c": 6, "d": 30, "e": 11}
     assert entries_of(services, "batched") == entries_of(services, "alone")
     with services.engine.connect() as connection:
         parked = connection.execute(select(pending_grants.c.email_key)).scalars()
@@ -206,7 +209,7 @@ def test_a_batch_whose_store_fails_is_run_again_each_delivery_on_its_own_path(
     assert failures  # the set-based store did fail, once
     assert batcher(services).set_based_failures == 1
     assert statuses(results) == ["processed", "processed", "duplicate", "processed"]
-    assert balances(services, "batched") == {"a": 7, "b": 3, "c": 0, "d": 0}
+    assert balances(services, "batched") == {"a": 7, "b": 3, "c": 0, "d": 0, "e": 0}
     assert entries_of(services, "batched") == 3
     for result in results:
         assert isinstance(result, DeliveryResult)

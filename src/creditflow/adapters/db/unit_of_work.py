@@ -29,7 +29,7 @@ from creditflow.adapters.db.repositories.ledger_totals import LedgerTotalsReposi
 from creditflow.adapters.db.repositories.pending import PendingGrantRepository
 from creditflow.adapters.db.repositories.purchases import PurchaseRepository
 from creditflow.adapters.db.repositories.rows import purchase_from
-from creditflow.adapters.db.repositories.users import UserRepository, user_from
+from creditflow.adapters.db.repositories.users import UserRepository, buyers_found, user_from
 from creditflow.adapters.db.repositories.wallets import WalletRepository
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.deliveries import Arrival, Arriving
@@ -130,16 +130,16 @@ class UnitOfWork:
         self, arriving: Sequence[tuple[Arriving, Buyer | None]], now: datetime
     ) -> list[tuple[Arrival, User | None]]:
         """`receive` of a batch's deliveries of distinct events: one inbox statement for all,
-        sent with every buyer's lookup (and BEGIN, on PostgreSQL) in one round trip."""
+        sent with one lookup of every buyer (and BEGIN, on PostgreSQL) in one round trip."""
         buyers = [buyer for _, buyer in arriving if buyer is not None]
-        inbox = self.inbox.arrivals([delivery for delivery, _ in arriving], now)
-        rows, *found = pipeline.run_together(
-            self._require(), [inbox, *(self.users.buyer_lookup(b) for b in buyers)]
-        )
+        statements = [self.inbox.arrivals([delivery for delivery, _ in arriving], now)]
+        if buyers:
+            statements.append(self.users.buyers_lookup(buyers))
+        rows, *found = pipeline.run_together(self._require(), statements)
         arrivals = {row["id"]: arrival_from(row) for row in rows}
-        users = iter(found)
+        users = iter(buyers_found(buyers, found[0]) if buyers else [])
         return [
-            (arrivals[delivery.event_id], None if buyer is None else _user_of(next(users)))
+            (arrivals[delivery.event_id], None if buyer is None else next(users))
             for delivery, buyer in arriving
         ]
 
