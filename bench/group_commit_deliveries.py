@@ -98,12 +98,13 @@ def unbatched(url: str, users: list[str], submitters: int, seconds: float) -> Ru
     return Run("unbatched (threads)", len(latencies), elapsed, latencies, cpu_seconds=cpu)
 
 
-def batched(url: str, users: list[str], submitters: int, seconds: float, lanes: int) -> Run:
+def batched(
+    url: str, users: list[str], submitters: int, seconds: float, lanes: int, set_based: bool
+) -> Run:
     services = build_container(settings(url, False, lanes + 1))
     uow_factory = partial(UnitOfWork, services.engine)
-    deliveries = BatchedDeliveries(
-        services.deliveries, DeliveryBatcher(uow_factory, services.deliveries, lanes=lanes)
-    )
+    batcher = DeliveryBatcher(uow_factory, services.deliveries, lanes=lanes, set_based=set_based)
+    deliveries = BatchedDeliveries(services.deliveries, batcher)
     stream = Deliveries(users, "evt_b")
     latencies: list[float] = []
 
@@ -126,7 +127,8 @@ def batched(url: str, users: list[str], submitters: int, seconds: float, lanes: 
     cpu = time.process_time() - cpu
     sizes = deliveries.batcher.batch_sizes
     services.close()
-    name = f"batched (cap {DEFAULT_MAX_BATCH}, {lanes} lane{'s' if lanes > 1 else ''})"
+    how = "set-based" if set_based else "per delivery"
+    name = f"batched, {how} (cap {DEFAULT_MAX_BATCH}, {lanes} lane{'s' if lanes > 1 else ''})"
     return Run(name, len(latencies), elapsed, latencies, sum(sizes) / len(sizes), cpu)
 
 
@@ -161,6 +163,11 @@ def main() -> None:
     parser.add_argument("--lanes", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead")
+    parser.add_argument(
+        "--per-delivery",
+        action="store_true",
+        help="also batched with every delivery on its own path (as before the set-based case)",
+    )
     args = parser.parse_args()
 
     def run(url: str) -> None:
@@ -174,8 +181,9 @@ def main() -> None:
         for _ in range(args.rounds):  # alternated: the machine's noise falls on both sides
             print(unbatched(url, users, args.submitters, args.seconds).line("deliveries"))
             for lanes in args.lanes:
-                measured = batched(url, users, args.submitters, args.seconds, lanes)
-                print(measured.line("deliveries"))
+                for set_based in (False, True) if args.per_delivery else (True,):
+                    measured = batched(url, users, args.submitters, args.seconds, lanes, set_based)
+                    print(measured.line("deliveries"))
         print(exactly_once(url))
 
     scratch(run, args.sqlite)

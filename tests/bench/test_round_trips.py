@@ -187,14 +187,15 @@ def test_each_operation_takes_at_most_its_target_round_trips() -> None:
     assert targets == {"new paid delivery": 4, "redelivery": 2, "spend": 3, "grant": None}
 
 
-def test_a_batch_of_new_paid_deliveries_stores_its_inbox_rows_in_one_round_trip(
-    proxy: tuple[CountingProxy, str],
+@pytest.mark.parametrize("size", [2, 8, 32])
+def test_a_batch_of_new_paid_deliveries_and_duplicates_takes_four_round_trips_whatever_its_size(
+    proxy: tuple[CountingProxy, str], size: int
 ) -> None:
-    # Group commit: BEGIN, every inbox row and every buyer in one round trip; per delivery the
-    # purchase with its wallet, and the store; the last outcome with COMMIT. 2N + 2, where N
-    # deliveries one at a time take 4N.
+    # Group commit, the common case set-based: BEGIN with every inbox row and every buyer; every
+    # purchase inserted or locked; every wallet locked and loaded; the purchases' changes,
+    # entries, lots, balances and outcomes with COMMIT. One at a time, N deliveries take 4N.
     counting, url = proxy
-    services = build_container(make_settings(url, group_commit=True))
+    services = build_container(make_settings(url, group_commit=True, group_commit_max_batch=64))
     try:
         users = [f"u{i}" for i in range(8)]
         for user in users:
@@ -203,10 +204,11 @@ def test_a_batch_of_new_paid_deliveries_stores_its_inbox_rows_in_one_round_trip(
         batcher = services.batched_deliveries.batcher
 
         def batch() -> list[ReadDelivery]:
-            events = [paid_session_event(user_id=user, credits=5) for user in users]
+            events = [paid_session_event(user_id=users[i % 8], credits=5) for i in range(size)]
+            duplicates = [{**e, "id": f"{e['id']}_again"} for e in events[: size // 4]]
             return [
                 ReadDelivery(Delivery.of(e, json.dumps(e), WEBHOOK_PATH), interpret(e))
-                for e in events
+                for e in [*events, *duplicates]
             ]
 
         interpret = services.deliveries.interpret
@@ -217,5 +219,6 @@ def test_a_batch_of_new_paid_deliveries_stores_its_inbox_rows_in_one_round_trip(
         trips = counting.take().round_trips
     finally:
         services.close()
-    assert {r.status.value for r in results if isinstance(r, DeliveryResult)} == {"processed"}
-    assert len(trips) == 2 * len(ops) + 2, [trip.statements for trip in trips]
+    answered = [r.status.value for r in results if isinstance(r, DeliveryResult)]
+    assert answered == ["processed"] * size + ["duplicate"] * (size // 4)
+    assert len(trips) == 4, [trip.statements for trip in trips]

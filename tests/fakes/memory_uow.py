@@ -300,6 +300,14 @@ class MemoryUnitOfWork:
         """Purchases are not in memory (the module docstring)."""
         raise NotImplementedError("purchases are tested on real databases")
 
+    def insert_or_lock_purchases(self, *_args: object) -> tuple[list[Purchase], list[bool]]:
+        """Purchases are not in memory (the module docstring)."""
+        raise NotImplementedError("purchases are tested on real databases")
+
+    def store_paid(self, *_args: object, with_commit: bool) -> None:
+        """Purchases are not in memory (the module docstring)."""
+        raise NotImplementedError("purchases are tested on real databases")
+
     @contextmanager
     def attempt(self) -> Iterator[None]:
         """Nothing to do: a failed step's writes go with the uncommitted copy of the tables."""

@@ -29,6 +29,7 @@ from creditflow.domain import purchase
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.deliveries import Arrival, Arriving
 from creditflow.domain.money_back import RefundPolicy
+from creditflow.domain.payment_batch import OwnPath
 from creditflow.domain.payments import IgnoredEvent, Interpretation, MoneyBack, PaymentEvent
 from creditflow.domain.statuses import DeliveryStatus
 from creditflow.domain.subscriptions import (
@@ -40,6 +41,7 @@ from creditflow.domain.subscriptions import (
 )
 from creditflow.domain.users import User
 from creditflow.errors import DatabaseUnavailable, NeedsAttention, NotFound, StripeUnavailable
+from creditflow.services.batched_payments import PaidDelivery, settle_paid
 from creditflow.services.clock import Clock
 from creditflow.services.observer import NO_OBSERVER, Observer
 from creditflow.services.purchases import BuyerFound, apply_money_back, apply_payment
@@ -194,6 +196,20 @@ class DeliveryService:
         delivery alone)."""
         settled = self._settle_in(uow, delivery, interpretation, arrived)
         return None if isinstance(settled, _Undone) else settled
+
+    def settle_paid_in(
+        self, uow: UnitOfWork, batch: Sequence[PaidDelivery], *, last: bool
+    ) -> list[DeliveryResult] | int:
+        """Settle the common case's deliveries together in `uow`'s transaction, the caller's
+        to commit next if `last` (services/batched_payments.py); or the index of one that
+        must run alone: the transaction must then be rolled back."""
+        settled = settle_paid(uow, batch, self._clock(), self._policy, last=last)
+        if isinstance(settled, OwnPath):
+            log.info("delivery %s runs alone: %s", batch[settled.index].event_id, settled.why)
+            return settled.index
+        for delivery, status in zip(batch, settled, strict=True):
+            log.info("delivery %s: %s", delivery.event_id, status.value)
+        return [DeliveryResult(d.event_id, s) for d, s in zip(batch, settled, strict=True)]
 
     def _settle_in(
         self,

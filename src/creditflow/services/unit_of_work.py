@@ -8,7 +8,7 @@ and store, they decide nothing (docs/design.md, load, decide, store).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
@@ -133,6 +133,12 @@ class Inbox(Protocol):
     def record_outcome(
         self, event_id: str, status: DeliveryStatus, error: str | None, now: datetime
     ) -> None: ...
+
+    def record_outcomes(
+        self, outcomes: Sequence[tuple[str, DeliveryStatus, str | None]], now: datetime
+    ) -> None:
+        """`record_outcome` of several deliveries (event id, status, error), together."""
+        ...
 
     def count(self, status: DeliveryStatus) -> int: ...
 
@@ -283,6 +289,25 @@ class UnitOfWork(Protocol):
     ) -> tuple[Purchase, bool, WalletState | None]:
         """The payment's purchase inserted as `new` or locked, whether inserted, and, when
         inserted, the wallet `wallet_of` loaded (locked) after it: loaded together."""
+        ...
+
+    def insert_or_lock_purchases(
+        self, new: Sequence[NewPurchase], now: datetime
+    ) -> tuple[list[Purchase], list[bool]]:
+        """`insert_or_lock_purchase` of a batch's distinct payments, together: every purchase
+        naming one, locked in id order, and whether each of `new` was inserted."""
+        ...
+
+    def store_paid(
+        self,
+        changes: Mapping[int, PurchaseChange],
+        posted: Sequence[Posted],
+        now: datetime,
+        *,
+        with_commit: bool,
+    ) -> None:
+        """Each purchase's change (`purchases.apply`) and the grants (`wallets.store_many`),
+        written together; `with_commit`: the next statement is the COMMIT (they may go with it)."""
         ...
 
     def attempt(self) -> AbstractContextManager[None]:

@@ -10,7 +10,7 @@ statement is replaced, and that statement sent again, without a word (`reconnect
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from creditflow.adapters.db import pipeline, reconnect
 from creditflow.adapters.db.audit import InvariantChecks
+from creditflow.adapters.db.repositories import purchase_batches, wallet_batches
 from creditflow.adapters.db.repositories.console import ConsoleRepository
 from creditflow.adapters.db.repositories.customers import CustomerRepository
 from creditflow.adapters.db.repositories.holds import HoldRepository
@@ -29,13 +30,13 @@ from creditflow.adapters.db.repositories.pending import PendingGrantRepository
 from creditflow.adapters.db.repositories.purchases import PurchaseRepository
 from creditflow.adapters.db.repositories.rows import purchase_from
 from creditflow.adapters.db.repositories.subscriptions import SubscriptionRepository
-from creditflow.adapters.db.repositories.users import UserRepository, user_from
+from creditflow.adapters.db.repositories.users import UserRepository, buyers_found, user_from
 from creditflow.adapters.db.repositories.wallets import WalletRepository
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.deliveries import Arrival, Arriving
-from creditflow.domain.purchase_record import NewPurchase, Purchase
+from creditflow.domain.purchase_record import NewPurchase, Purchase, PurchaseChange
 from creditflow.domain.users import User
-from creditflow.domain.wallet import WalletState
+from creditflow.domain.wallet import Posted, WalletState
 from creditflow.errors import Contention, DatabaseUnavailable
 
 
@@ -132,16 +133,16 @@ class UnitOfWork:
         self, arriving: Sequence[tuple[Arriving, Buyer | None]], now: datetime
     ) -> list[tuple[Arrival, User | None]]:
         """`receive` of a batch's deliveries of distinct events: one inbox statement for all,
-        sent with every buyer's lookup (and BEGIN, on PostgreSQL) in one round trip."""
+        sent with one lookup of every buyer (and BEGIN, on PostgreSQL) in one round trip."""
         buyers = [buyer for _, buyer in arriving if buyer is not None]
-        inbox = self.inbox.arrivals([delivery for delivery, _ in arriving], now)
-        rows, *found = pipeline.run_together(
-            self._require(), [inbox, *(self.users.buyer_lookup(b) for b in buyers)]
-        )
+        statements = [self.inbox.arrivals([delivery for delivery, _ in arriving], now)]
+        if buyers:
+            statements.append(self.users.buyers_lookup(buyers))
+        rows, *found = pipeline.run_together(self._require(), statements)
         arrivals = {row["id"]: arrival_from(row) for row in rows}
-        users = iter(found)
+        users = iter(buyers_found(buyers, found[0]) if buyers else [])
         return [
-            (arrivals[delivery.event_id], None if buyer is None else _user_of(next(users)))
+            (arrivals[delivery.event_id], None if buyer is None else next(users))
             for delivery, buyer in arriving
         ]
 
@@ -167,6 +168,37 @@ class UnitOfWork:
         if wallet_of is None or not inserted:
             return purchase, bool(inserted), None
         return purchase, True, self.wallets.loaded(wallet_of, None, wallet)
+
+    def insert_or_lock_purchases(
+        self, new: Sequence[NewPurchase], now: datetime
+    ) -> tuple[list[Purchase], list[bool]]:
+        """`insert_or_lock_purchase` for a batch's distinct payments, in one round trip (the
+        writes left for later go first in it): every row naming one, locked in id order, and
+        whether each of `new` was inserted (adapters/db/repositories/purchase_batches.py)."""
+        return purchase_batches.insert_or_lock_many(self._require(), new, now)
+
+    def store_paid(
+        self,
+        changes: Mapping[int, PurchaseChange],
+        posted: Sequence[Posted],
+        now: datetime,
+        *,
+        with_commit: bool,
+    ) -> None:
+        """Each purchase's change (`purchases.apply`) and the grants (`wallets.store_many`):
+        on PostgreSQL in one round trip, or, `with_commit`, left for the COMMIT's."""
+        connection = self._require()
+        updates = purchase_batches.updating(changes, now)
+        if connection.dialect.name != "postgresql":
+            pipeline.run_together(connection, updates)
+            wallet_batches.store_many(connection, posted)
+            return
+        statements = [*updates, *(wallet_batches.store_statements(posted) if posted else [])]
+        if with_commit:
+            for statement, params in statements:
+                pipeline.write_later(connection, statement, params)
+        elif statements:
+            pipeline.run_together(connection, statements)
 
     @contextmanager
     def attempt(self) -> Iterator[None]:

@@ -11,8 +11,19 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Row, Table, bindparam, update
+from sqlalchemy import (
+    BindParameter,
+    Column,
+    Connection,
+    Executable,
+    Row,
+    Table,
+    any_,
+    bindparam,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 
 KEY = "key_"  # the WHERE parameter of `update_by_key`; no column has this name
 
@@ -80,6 +91,22 @@ def set_by_key(
 ) -> None:
     """UPDATE table SET values WHERE primary key = key."""
     connection.execute(_update(table, False), {KEY: key, **values})
+
+
+def setting_by_key(
+    table: Table, key: object, values: Mapping[str, Any]
+) -> tuple[Executable, dict[str, Any]]:
+    """`set_by_key`'s statement, for a load or a store that sends it with others."""
+    return _update(table, False), {KEY: key, **values}
+
+
+def among(dialect: str, column: Column[Any], name: str) -> Any:
+    """`column = ANY(:name)` with one array parameter on PostgreSQL (one statement whatever
+    the batch's size, so the pipeline compiles it once); an expanding IN elsewhere."""
+    if dialect == "postgresql":
+        array: BindParameter[Any] = bindparam(name, type_=ARRAY(column.type))
+        return column == any_(array)
+    return column.in_(bindparam(name, expanding=True))
 
 
 def _keys(conflict_on: Sequence[str] | None) -> tuple[str, ...] | None:

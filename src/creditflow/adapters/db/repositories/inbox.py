@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
@@ -16,6 +17,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    text,
     tuple_,
     update,
 )
@@ -105,6 +107,14 @@ class InboxRepository:
             for a in sorted(arriving, key=lambda a: a.event_id)
         ]
         dialect = self._connection.dialect.name
+        if dialect == "postgresql":  # one text whatever the batch's size: compiled once
+            names = ("id", "type", "livemode", "endpoint")
+            arrays: dict[str, Any] = {name: [row[name] for row in rows] for name in names}
+            # The bodies as one JSON array (json, not jsonb: each comes back exactly as
+            # received): a text[] parameter costs psycopg a regex escape per quote in them.
+            arrays["payload"] = json.dumps([row["payload"] for row in rows])
+            first = {key: rows[0][key] for key in ("status", "error", "received_at")}
+            return _PG_ARRIVALS, {**arrays, **first}
         insert = upsert(dialect, webhook_events).values(rows)
         return _counted(dialect, insert).returning(webhook_events.c.id), {}
 
@@ -135,6 +145,29 @@ class InboxRepository:
         """The last write of a delivery's transaction: sent with its COMMIT (pipeline.py)."""
         values = {"status": status.value, "error": error, "processed_at": now}
         write_later(self._connection, _OUTCOME, {"event_id": event_id, **values})
+
+    def record_outcomes(
+        self, outcomes: Sequence[tuple[str, DeliveryStatus, str | None]], now: datetime
+    ) -> None:
+        """`record_outcome` of a batch's deliveries (event id, status, error), in one statement
+        on PostgreSQL, sent with the transaction's next round trip (its COMMIT at the latest)."""
+        if not outcomes:
+            return
+        ordered = sorted(outcomes)
+        if self._connection.dialect.name == "postgresql":
+            params = {
+                "event_id": [event_id for event_id, _, _ in ordered],
+                "status": [status.value for _, status, _ in ordered],
+                "error": [error for _, _, error in ordered],
+                "processed_at": now,
+            }
+            write_later(self._connection, _PG_OUTCOMES, params)
+            return
+        rows = [
+            {"event_id": e, "status": s.value, "error": error, "processed_at": now}
+            for e, s, error in ordered
+        ]
+        self._connection.execute(_OUTCOME, rows)
 
     def count(self, status: DeliveryStatus) -> int:
         """Stored deliveries with this outcome (the status index answers it)."""
@@ -171,6 +204,32 @@ _OUTCOME = (
     .values(
         status=bindparam("status"), error=bindparam("error"), processed_at=bindparam("processed_at")
     )
+)
+
+
+# `arrivals` on PostgreSQL, as `_counted` writes it for a multi-row VALUES, from one array per
+# column, and what every new row starts with (failed, until its outcome is recorded).
+_PG_ARRIVALS = text(
+    """INSERT INTO webhook_events (id, type, livemode, payload, status, error, endpoint,
+                                delivery_count, received_at)
+    SELECT id, type, livemode, payload, :status, :error, endpoint, 1, :received_at
+    FROM unnest(CAST(:id AS varchar[]), CAST(:type AS varchar[]), CAST(:livemode AS boolean[]),
+                ARRAY(SELECT body FROM json_array_elements_text(CAST(:payload AS json))
+                                       WITH ORDINALITY AS b(body, n) ORDER BY n),
+                CAST(:endpoint AS varchar[]))
+         WITH ORDINALITY AS w(id, type, livemode, payload, endpoint, ord)
+    ORDER BY ord
+    ON CONFLICT (id) DO UPDATE
+    SET delivery_count = webhook_events.delivery_count + 1, endpoint = excluded.endpoint
+    RETURNING webhook_events.id, webhook_events.status, xmax = 0 AS inserted"""
+)
+_PG_OUTCOMES = text(
+    """UPDATE webhook_events
+    SET status = o.status, error = o.error, processed_at = :processed_at
+    FROM unnest(CAST(:event_id AS varchar[]), CAST(:status AS varchar[]),
+                CAST(:error AS text[])) AS o(event_id, status, error)
+    WHERE webhook_events.id = o.event_id
+    """
 )
 
 

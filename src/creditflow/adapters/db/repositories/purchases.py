@@ -200,3 +200,14 @@ _LOCK_NAMING = (
     .limit(1)
     .with_for_update()
 )
+
+
+def change_values(change: PurchaseChange, now: datetime) -> dict[str, Any]:
+    """The columns `apply` writes for `change`, for a store that sends it with others."""
+    values = {_COLUMNS.get(name, name): _stored(value) for name, value in change.written().items()}
+    return {"updated_at": now, **values}
+
+
+def new_values(new: NewPurchase, now: datetime) -> dict[str, Any]:
+    """A new purchase's row, for a batch's insert (purchase_batches.py)."""
+    return _values(new, now)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import Connection, Executable, Row, bindparam, or_, select, update
 
 from creditflow.adapters.db.pipeline import Statement
-from creditflow.adapters.db.repositories._sql import insert_if_absent
+from creditflow.adapters.db.repositories._sql import among, insert_if_absent
 from creditflow.adapters.db.tables import users, wallets
 from creditflow.domain.buyers import Buyer
 from creditflow.domain.users import User
@@ -36,6 +37,13 @@ class UserRepository:
             return _BY_ID, {"user_id": buyer.user_id}
         return _BY_EMAIL, {"email_key": buyer.email}
 
+    def buyers_lookup(self, buyers: Sequence[Buyer]) -> Statement:
+        """`buyer_lookup` for many buyers in one statement: the users their ids name, and those
+        the e-mails of buyers without an id name (`buyers_found` picks each buyer's)."""
+        ids = sorted({b.user_id for b in buyers if b.user_id is not None})
+        emails = sorted({b.email for b in buyers if b.user_id is None and b.email is not None})
+        return _by_ids_or_emails(self._connection.dialect.name), {"ids": ids, "emails": emails}
+
     def save(self, user_id: str, email: str | None, email_key: str | None, now: datetime) -> bool:
         """Create the user and an empty wallet, or update the e-mail; True when newly created."""
         values = {
@@ -61,6 +69,23 @@ class UserRepository:
 
 _BY_ID = select(users).where(users.c.id == bindparam("user_id"))
 _BY_EMAIL = select(users).where(users.c.email_key == bindparam("email_key"))
+
+
+@cache
+def _by_ids_or_emails(dialect: str) -> Executable:
+    return select(users).where(
+        or_(among(dialect, users.c.id, "ids"), among(dialect, users.c.email_key, "emails"))
+    )
+
+
+def buyers_found(buyers: Sequence[Buyer], rows: Sequence[Mapping[str, Any]]) -> list[User | None]:
+    """Each buyer's user among `buyers_lookup`'s rows, by `buyer_lookup`'s rule."""
+    by_id = {row["id"]: user_from(row) for row in rows}
+    by_email = {row["email_key"]: user_from(row) for row in rows if row["email_key"] is not None}
+    return [
+        by_id.get(b.user_id) if b.user_id is not None else by_email.get(b.email or "")
+        for b in buyers
+    ]
 
 
 def _user(row: Row[tuple[object, ...]]) -> User:

@@ -17,12 +17,9 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
-    Column,
     Connection,
     Executable,
     String,
-    any_,
     bindparam,
     func,
     or_,
@@ -30,10 +27,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from creditflow.adapters.db.pipeline import Statement, run_together
-from creditflow.adapters.db.repositories._sql import upsert
+from creditflow.adapters.db.repositories._sql import among, upsert
 from creditflow.adapters.db.repositories.wallets import entry_from, entry_values, lot_from
 from creditflow.adapters.db.tables import Id, credit_lots, holds, ledger_entries, wallets
 from creditflow.domain.holds import HoldStatus
@@ -103,17 +99,17 @@ def _loads(dialect: str) -> tuple[Executable, Executable, Executable, Executable
     entries under the keys."""
     lock = (
         select(wallets.c.user_id, wallets.c.balance)
-        .where(_among(dialect, wallets.c.user_id, "users"))
+        .where(among(dialect, wallets.c.user_id, "users"))
         .order_by(wallets.c.user_id)
         .with_for_update()
     )
     lots = (
         select(credit_lots)
         .where(
-            _among(dialect, credit_lots.c.user_id, "users"),
+            among(dialect, credit_lots.c.user_id, "users"),
             or_(
                 credit_lots.c.remaining > 0,
-                _among(dialect, credit_lots.c.purchase_id, "purchases"),
+                among(dialect, credit_lots.c.purchase_id, "purchases"),
             ),
         )
         .order_by(credit_lots.c.id)
@@ -121,33 +117,21 @@ def _loads(dialect: str) -> tuple[Executable, Executable, Executable, Executable
     held = (
         select(holds.c.user_id, func.sum(holds.c.credits).label("held"))
         .where(
-            _among(dialect, holds.c.user_id, "users"),
+            among(dialect, holds.c.user_id, "users"),
             holds.c.status == HoldStatus.HELD.value,
             holds.c.expires_at > bindparam("now"),
         )
         .group_by(holds.c.user_id)
     )
-    entries = select(ledger_entries).where(
-        _among(dialect, ledger_entries.c.idempotency_key, "keys")
-    )
+    entries = select(ledger_entries).where(among(dialect, ledger_entries.c.idempotency_key, "keys"))
     return lock, lots, held, entries
-
-
-def _among(dialect: str, column: Column[Any], name: str) -> Any:
-    """`column = ANY(:name)` with one array parameter on PostgreSQL (one statement whatever
-    the batch's size, so the pipeline compiles it once); an expanding IN elsewhere."""
-    if dialect == "postgresql":
-        array: BindParameter[Any] = bindparam(name, type_=ARRAY(column.type))
-        return column == any_(array)
-    return column.in_(bindparam(name, expanding=True))
 
 
 # Written out, not built: what PostgreSQL runs reads as it is. Each array is one column of the
 # batch, cast to its column's type; WITH ORDINALITY ... ORDER BY ord inserts in the batch's
 # order, so entry ids ascend in arrival order (the running sum of `balance_after`).
 _PG_INSERT_ENTRIES = text(
-    """
-    INSERT INTO ledger_entries (user_id, delta, balance_after, kind, reference, reason,
+    """INSERT INTO ledger_entries (user_id, delta, balance_after, kind, reference, reason,
                                 purchase_id, idempotency_key, created_at, expires_at)
     SELECT user_id, delta, balance_after, kind, reference, reason,
            purchase_id, idempotency_key, created_at, expires_at
@@ -164,8 +148,7 @@ _PG_INSERT_ENTRIES = text(
 ).columns(*ledger_entries.columns)
 # A purchase's credits return to its own lot if the load did not see it, as `store` does.
 _PG_OPEN_LOTS = text(
-    """
-    INSERT INTO credit_lots (user_id, source, purchase_id, reference, credits, remaining,
+    """INSERT INTO credit_lots (user_id, source, purchase_id, reference, credits, remaining,
                              expires_at, created_at)
     SELECT user_id, source, purchase_id, reference, credits, remaining, expires_at, created_at
     FROM unnest(CAST(:user_id AS varchar[]), CAST(:source AS varchar[]),
@@ -181,8 +164,7 @@ _PG_OPEN_LOTS = text(
     """
 )
 _PG_MOVE_LOTS = text(
-    """
-    UPDATE credit_lots
+    """UPDATE credit_lots
     SET credits = credit_lots.credits + m.credits, remaining = credit_lots.remaining + m.remaining
     FROM unnest(CAST(:lot_id AS bigint[]), CAST(:credits AS bigint[]),
                 CAST(:remaining AS bigint[])) AS m(lot_id, credits, remaining)
@@ -190,8 +172,7 @@ _PG_MOVE_LOTS = text(
     """
 )
 _PG_SET_BALANCES = text(
-    """
-    UPDATE wallets SET balance = b.balance, updated_at = b.updated_at
+    """UPDATE wallets SET balance = b.balance, updated_at = b.updated_at
     FROM unnest(CAST(:user_id AS varchar[]), CAST(:balance AS bigint[]),
                 CAST(:updated_at AS timestamptz[])) AS b(user_id, balance, updated_at)
     WHERE wallets.user_id = b.user_id
@@ -203,14 +184,24 @@ def _store_postgres(
     connection: Connection, entries: list[dict[str, Any]], changes: BatchChanges
 ) -> list[dict[str, Any]]:
     """One statement per table, sent together: one round trip however big the batch."""
+    inserted, *_ = run_together(connection, _pg_statements(entries, changes))
+    return inserted
+
+
+def store_statements(batch: Sequence[Posted]) -> list[Statement]:
+    """`store_many`'s statements on PostgreSQL (at least one posting), for a caller that
+    sends them with others and needs no entry back (services/batched_payments.py)."""
+    return _pg_statements([entry_values(posted) for posted in batch], combine(batch))
+
+
+def _pg_statements(entries: list[dict[str, Any]], changes: BatchChanges) -> list[Statement]:
     statements: list[Statement] = [(_PG_INSERT_ENTRIES, _as_arrays(entries))]
     if changes.opened:
         statements.append((_PG_OPEN_LOTS, _as_arrays(_lot_rows(changes))))
     if changes.moved:
         statements.append((_PG_MOVE_LOTS, _as_arrays(_move_rows(changes))))
     statements.append((_PG_SET_BALANCES, _as_arrays(_balance_rows(changes))))
-    inserted, *_ = run_together(connection, statements)
-    return inserted
+    return statements
 
 
 def _as_arrays(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
