@@ -66,11 +66,17 @@ class FakeStripeApi:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_price(
-        self, price_id: str, *, unit_amount: int = 1000, credits: str | None = None
+        self,
+        price_id: str,
+        *,
+        unit_amount: int = 1000,
+        credits: str | None = None,
+        interval: str | None = None,
     ) -> None:
-        """A one-time price in the account; `credits` is its metadata.credits."""
+        """A price in the account, one-time or (with `interval`) recurring; `credits` is its
+        metadata.credits."""
         self.prices[price_id] = stripe_objects.price(
-            price_id, unit_amount=unit_amount, credits=credits
+            price_id, unit_amount=unit_amount, credits=credits, interval=interval
         )
 
     def add_payment_link(self, link_id: str) -> None:
@@ -155,6 +161,7 @@ class FakeStripeApi:
                 )
             amount += known["unit_amount"] * int(line.get("quantity", 1))
             currency = known["currency"]
+        _check_mode(params, [self.prices[line["price"]] for line in params["line_items"]])
         session = stripe_objects.open_checkout_session(params, amount, currency)
         with self._lock:
             self.sessions[session["id"]] = session
@@ -203,6 +210,32 @@ class FakeStripeApi:
         """The cheapest authenticated call: what a key check reads."""
         money = [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}]
         return {"object": "balance", "available": money, "livemode": False, "pending": money}
+
+
+def _check_mode(params: dict[str, Any], prices: list[dict[str, Any]]) -> None:
+    """Stripe's own refusals: a recurring price needs subscription mode, which needs one, and
+    `payment_intent_data` is for payment mode only."""
+    recurring = any(price["type"] == "recurring" for price in prices)
+    if params["mode"] == "payment" and recurring:
+        raise _error(
+            400,
+            "invalid_request_error",
+            "You specified `payment` mode but passed a recurring price. Either switch to "
+            "`subscription` mode or use only one-time prices.",
+        )
+    if params["mode"] == "subscription" and not recurring:
+        raise _error(
+            400,
+            "invalid_request_error",
+            "You must provide at least one recurring price in `subscription` mode when using "
+            "prices.",
+        )
+    if params["mode"] == "subscription" and "payment_intent_data" in params:
+        raise _error(
+            400,
+            "invalid_request_error",
+            "You can not pass `payment_intent_data` in `subscription` mode.",
+        )
 
 
 def _no_such(kind: str, object_id: str) -> StripeErrorAnswer:

@@ -14,13 +14,25 @@ from tests.support import fixture
 BUYER_EMAIL = "buyer@example.com"
 
 
-def price(price_id: str, *, unit_amount: int, credits: str | None) -> dict[str, Any]:
-    """A one-time price; `credits` becomes its metadata.credits (DESIGN's third rule)."""
+def price(
+    price_id: str, *, unit_amount: int, credits: str | None, interval: str | None = None
+) -> dict[str, Any]:
+    """A one-time price, or a recurring one billed every `interval`; `credits` becomes its
+    metadata.credits (DESIGN's third rule)."""
     obj = copy.deepcopy(fixture("price.json"))
+    recurring = None
+    if interval is not None:
+        recurring = {
+            "interval": interval,
+            "interval_count": 1,
+            "usage_type": "licensed",
+            "meter": None,
+            "trial_period_days": None,
+        }
     obj.update(
         id=price_id,
-        type="one_time",
-        recurring=None,
+        type="one_time" if interval is None else "recurring",
+        recurring=recurring,
         transform_quantity=None,
         unit_amount=unit_amount,
         unit_amount_decimal=str(unit_amount),

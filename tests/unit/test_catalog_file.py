@@ -100,11 +100,26 @@ def test_a_price_may_say_its_subscription_credits_roll_over(tmp_path: Path) -> N
     )
 
     assert catalog.rollover == frozenset({PRICE})
+    assert catalog.recurring == frozenset({PRICE})  # rollover only means something for plans
+
+
+def test_a_price_may_say_it_is_a_subscription_plan(tmp_path: Path) -> None:
+    catalog = catalog_from(
+        tmp_path,
+        f"[prices.{PRICE}]\ncredits = 100\nrecurring = true\n[prices.price_b]\ncredits = 5\n"
+        "recurring = false\n",
+    )
+
+    assert (catalog.recurring, catalog.rollover) == (frozenset({PRICE}), frozenset())
 
 
 @pytest.mark.parametrize(
     ("entry", "message"),
-    [("rollover = 1", "true or false"), ("rollover_max = 50", "not supported")],
+    [
+        ("rollover = 1", "rollover must be true or false"),
+        ('recurring = "month"', "recurring must be true or false"),
+        ("rollover_max = 50", "not supported"),
+    ],
 )
 def test_a_bad_rollover_is_refused(tmp_path: Path, entry: str, message: str) -> None:
     with pytest.raises(NotConfigured, match=message):

@@ -3,7 +3,10 @@
 A session creditflow creates names its buyer and its credits in the three places Stripe copies
 into every later event: `client_reference_id`, the session's metadata, and its PaymentIntent's
 metadata. So `checkout.session.*` and `payment_intent.*` events all find the user and the credits
-without a catalog look-up or a guess (docs/design.md, flows 1 and 5).
+without a catalog look-up or a guess (docs/design.md, flows 1 and 5). A recurring price makes a
+subscription session instead: its buyer goes in `client_reference_id`, the session's metadata and
+the subscription's (`subscription_data.metadata`), which every invoice of it carries; its credits
+are not written down, each invoice is priced when paid (docs/design.md, flow 9).
 """
 
 from __future__ import annotations
@@ -45,8 +48,18 @@ class CheckoutOrder:
 
 
 @dataclass(frozen=True)
+class PriceTerms:
+    """What Stripe says of a price: its `metadata.credits`, and whether it bills periodically
+    (`type: recurring`)."""
+
+    credits: str | None
+    recurring: bool
+
+
+@dataclass(frozen=True)
 class SessionRequest:
-    """The Checkout Session to create, in payment mode, for one price."""
+    """The Checkout Session to create for one price: payment mode, or subscription mode for a
+    recurring price (then `credits` is what each period grants)."""
 
     user_id: str
     price_id: str
@@ -54,10 +67,15 @@ class SessionRequest:
     credits: int
     success_url: str
     cancel_url: str
+    recurring: bool = False
 
     @property
     def metadata(self) -> dict[str, str]:
-        """Set on the session and on its PaymentIntent alike; `credits` is the purchase's total."""
+        """Set on the session and on its PaymentIntent alike; `credits` is the purchase's total.
+        A subscription's carry the user only: its invoices are priced when paid, so a catalog
+        change applies to the next one (a subscription's `metadata.credits` would override it)."""
+        if self.recurring:
+            return {"user_id": self.user_id}
         return {"user_id": self.user_id, "credits": str(self.credits)}
 
 

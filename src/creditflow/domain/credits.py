@@ -49,6 +49,9 @@ class Catalog:
     link_purchases: Mapping[str, int] = field(default_factory=dict)
     # Prices whose subscription credits never expire (`rollover = true`): no reset per period.
     rollover: frozenset[str] = frozenset()
+    # Prices sold as subscriptions (`recurring = true`, or `rollover = true`): `POST
+    # /v1/checkout-sessions` makes a `mode=subscription` session for them without asking Stripe.
+    recurring: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for name, price_id in self.packs.items():

@@ -1,7 +1,10 @@
 """Checkout from the app's side: create a session for a user; fulfil it from the success page.
 
 `create` writes nothing: the session carries all that later events need (domain/checkout.py), and
-the user check is one short read. `fulfil` retrieves the session from Stripe, then hands it to
+the user check is one short read. A recurring price (the catalog says so, or Stripe's price
+object, read when the catalog does not know the price) makes a subscription session.
+
+`fulfil` retrieves the session from Stripe, then hands it to
 `DeliveryService.receive` as the event Stripe sends for its state (the gateway's snapshot):
 stored in the inbox, interpreted and applied in the webhook's own transaction and code, so a
 fulfil and the webhook, in either order or at once, grant once. No transaction is ever held open
@@ -19,6 +22,7 @@ from typing import Protocol
 from creditflow.domain.checkout import (
     CheckoutOrder,
     CreatedSession,
+    PriceTerms,
     SessionRequest,
     SessionSnapshot,
 )
@@ -39,7 +43,7 @@ class CheckoutGateway(Protocol):
 
     def checkout_session(self, session_id: str, *, now: datetime) -> SessionSnapshot: ...
 
-    def price_credits(self, price_id: str) -> str | None: ...
+    def price_terms(self, price_id: str) -> PriceTerms: ...
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,9 @@ class CheckoutService:
             if uow.users.get(order.user_id) is None:
                 raise NotFound(f"no user {order.user_id}")
         try:
+            per_unit, recurring = _price_terms(gateway, price_id, catalog)
             credits = total_credits(
-                _unit_credits(gateway, price_id, catalog),
+                per_unit,
                 order.quantity,
                 f"{order.quantity} of {price_id}",
             )
@@ -97,6 +102,7 @@ class CheckoutService:
             credits=credits,
             success_url=order.success_url,
             cancel_url=order.cancel_url,
+            recurring=recurring,
         )
         return NewCheckout(gateway.create_checkout_session(request), credits)
 
@@ -124,12 +130,18 @@ class CheckoutService:
         return self._gateway
 
 
-def _unit_credits(gateway: CheckoutGateway, price_id: str, catalog: Catalog) -> int:
-    """The catalog's entry for the price, else the price's metadata.credits read from Stripe."""
+def _price_terms(gateway: CheckoutGateway, price_id: str, catalog: Catalog) -> tuple[int, bool]:
+    """Credits per unit (per period, when recurring) and whether the price is recurring.
+
+    A catalog price needs no call to Stripe: it is recurring when its entry says so
+    (`recurring = true`, or `rollover = true`). Any other price is read from Stripe once, for
+    its metadata.credits and its `type`.
+    """
     if price_id in catalog.prices:
-        return catalog.prices[price_id]
+        return catalog.prices[price_id], price_id in catalog.recurring
     try:
-        credits = unit_credits(price_id, catalog, gateway.price_credits(price_id))
+        terms = gateway.price_terms(price_id)
+        credits = unit_credits(price_id, catalog, terms.credits)
     except NotFound as exc:
         raise InvalidRequest(f"price {price_id} is not in the catalog, nor in Stripe") from exc
     if credits is None:
@@ -137,4 +149,4 @@ def _unit_credits(gateway: CheckoutGateway, price_id: str, catalog: Catalog) -> 
             f"price {price_id} is not in the catalog (CREDITFLOW_CATALOG) and has no "
             "metadata.credits in Stripe: no rule says how many credits it buys"
         )
-    return credits
+    return credits, terms.recurring

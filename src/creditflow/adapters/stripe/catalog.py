@@ -8,7 +8,9 @@
     credits_per_purchase = 500 # sold in a fixed quantity: needs no API call (nor a key)
     [prices.price_1Plan]
     credits = 1000
-    rollover = true            # a subscription's credits for it never expire (default: reset)
+    recurring = true           # a subscription plan: checkout makes a mode=subscription session
+    rollover = true            # a subscription's credits for it never expire (default: reset;
+                               # implies recurring)
     [packs.starter]            # sold by POST /v1/checkout-sessions {"pack": "starter"}
     price = "price_1PqXyZ"
     credits = 100              # optional: the same as a [prices.price_1PqXyZ] entry
@@ -45,7 +47,8 @@ def load_catalog(path: Path | None) -> Catalog:
             payment_links=per_unit,
             packs=packs,
             link_purchases=per_purchase,
-            rollover=_rollover(document),
+            rollover=_flagged(document, "rollover"),
+            recurring=_flagged(document, "recurring") | _flagged(document, "rollover"),
         )
     except ValueError as exc:
         raise NotConfigured(f"catalog {path}: {exc}") from exc
@@ -100,18 +103,18 @@ def _credits_table(document: dict[str, Any], name: str) -> dict[str, int]:
     return result
 
 
-def _rollover(document: dict[str, Any]) -> frozenset[str]:
-    """The prices whose subscription credits roll over (`rollover = true`)."""
-    rolling = set()
+def _flagged(document: dict[str, Any], flag: str) -> frozenset[str]:
+    """The prices whose entry says `<flag> = true` (`rollover`, `recurring`)."""
+    marked = set()
     for key, entry in _table(document, "prices").items():
         if "rollover_max" in entry:
             raise ValueError(f"[prices.{key}] rollover_max is not supported yet")
-        value = entry.get("rollover", False)
+        value = entry.get(flag, False)
         if not isinstance(value, bool):
-            raise ValueError(f"[prices.{key}] rollover must be true or false")
+            raise ValueError(f"[prices.{key}] {flag} must be true or false")
         if value:
-            rolling.add(key)
-    return frozenset(rolling)
+            marked.add(key)
+    return frozenset(marked)
 
 
 def _payment_links(document: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:

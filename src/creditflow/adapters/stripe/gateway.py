@@ -18,11 +18,17 @@ from typing import Any
 
 import stripe
 from stripe.params import EventListParamsCreated
+from stripe.params.checkout import SessionCreateParams
 
 from creditflow.adapters.stripe.failures import translated
 from creditflow.adapters.stripe.fields import amount_of, id_of, metadata_of
 from creditflow.adapters.stripe.snapshots import checkout_session_event
-from creditflow.domain.checkout import CreatedSession, SessionRequest, SessionSnapshot
+from creditflow.domain.checkout import (
+    CreatedSession,
+    PriceTerms,
+    SessionRequest,
+    SessionSnapshot,
+)
 from creditflow.domain.credits import LineItem
 
 PAGE_SIZE = 100
@@ -36,17 +42,7 @@ class StripeGateway:
 
     def create_checkout_session(self, request: SessionRequest) -> CreatedSession:
         with translated(f"create a checkout session for {request.price_id}"):
-            session = self._client.v1.checkout.sessions.create(
-                params={
-                    "mode": "payment",
-                    "line_items": [{"price": request.price_id, "quantity": request.quantity}],
-                    "success_url": request.success_url,
-                    "cancel_url": request.cancel_url,
-                    "client_reference_id": request.user_id,
-                    "metadata": request.metadata,
-                    "payment_intent_data": {"metadata": request.metadata},
-                }
-            )
+            session = self._client.v1.checkout.sessions.create(params=_session_params(request))
         return CreatedSession(id=session.id, url=session.url)
 
     def checkout_session(self, session_id: str, *, now: datetime) -> SessionSnapshot:
@@ -69,10 +65,17 @@ class StripeGateway:
 
     def price_credits(self, price_id: str) -> str | None:
         """The price's own `metadata.credits` (docs/design.md, credits rule 3), as Stripe has it."""
+        return self.price_terms(price_id).credits
+
+    def price_terms(self, price_id: str) -> PriceTerms:
+        """The price's `metadata.credits` and whether it is recurring, in one call."""
         with translated(f"retrieve price {price_id}"):
-            price = self._client.v1.prices.retrieve(price_id)
-        credits = metadata_of(price.to_dict(for_json=True)).get("credits")
-        return None if credits is None else str(credits)
+            price = self._client.v1.prices.retrieve(price_id).to_dict(for_json=True)
+        credits = metadata_of(price).get("credits")
+        return PriceTerms(
+            credits=None if credits is None else str(credits),
+            recurring=price.get("type") == "recurring",
+        )
 
     # What happened: for reconciling missed events, and for listing money that went back.
 
@@ -116,6 +119,24 @@ class StripeGateway:
         """A cheap authenticated call: `StripeKeyRefused` when the key is wrong or revoked."""
         with translated("check the API key by reading the balance"):
             self._client.v1.balance.retrieve()
+
+
+def _session_params(request: SessionRequest) -> SessionCreateParams:
+    """Payment mode names the buyer on the PaymentIntent too; subscription mode on the
+    subscription (Stripe refuses `payment_intent_data` there), so every invoice names the user."""
+    params: SessionCreateParams = {
+        "mode": "subscription" if request.recurring else "payment",
+        "line_items": [{"price": request.price_id, "quantity": request.quantity}],
+        "success_url": request.success_url,
+        "cancel_url": request.cancel_url,
+        "client_reference_id": request.user_id,
+        "metadata": request.metadata,
+    }
+    if request.recurring:
+        params["subscription_data"] = {"metadata": request.metadata}
+    else:
+        params["payment_intent_data"] = {"metadata": request.metadata}
+    return params
 
 
 def _line_item(item: dict[str, Any]) -> LineItem:

@@ -37,7 +37,9 @@ FULFIL_FAILED = (
 )
 def create_checkout_session(body: CheckoutSessionIn, services: Services) -> CheckoutSessionOut:
     """A Checkout Session (payment mode) naming the user and the credits in
-    `client_reference_id`, its metadata and its PaymentIntent's, so every later event matches."""
+    `client_reference_id`, its metadata and its PaymentIntent's, so every later event matches;
+    for a recurring price, a subscription-mode session naming the user in `client_reference_id`,
+    its metadata and its subscription's (`credits` is then what each period grants)."""
     created = services.checkout.create(CheckoutOrder(**body.model_dump()))
     return CheckoutSessionOut(
         id=created.session.id, url=created.session.url, credits=created.credits
