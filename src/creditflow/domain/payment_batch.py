@@ -40,6 +40,7 @@ class Sightings:
 
     new: tuple[NewPurchase, ...]
     payment_of: tuple[int, ...]
+    named: tuple[str, ...]  # every Checkout Session and PaymentIntent id the batch names
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def sightings(batch: Sequence[BatchPayment], now: datetime) -> Sightings:
             ids.append(set())
         ids[index] |= named
         payment_of.append(index)
-    return Sightings(tuple(new), tuple(payment_of))
+    return Sightings(tuple(new), tuple(payment_of), tuple(sorted(set().union(*ids))))
 
 
 def decide_all(

@@ -68,7 +68,7 @@ def settle_paid(
     alone, with nothing stored."""
     items = [BatchPayment(d.payment, purchase.plan_grant(d.payment, d.user_id)) for d in batch]
     seen = payment_batch.sightings(items, now)
-    locked, inserted = uow.insert_or_lock_purchases(seen.new, now)
+    locked, inserted = uow.insert_or_lock_purchases(seen.new, seen.named, now)
     decided = payment_batch.decide_all(items, seen, locked, inserted, now, policy)
     if isinstance(decided, OwnPath):
         return decided

@@ -292,10 +292,11 @@ class UnitOfWork(Protocol):
         ...
 
     def insert_or_lock_purchases(
-        self, new: Sequence[NewPurchase], now: datetime
+        self, new: Sequence[NewPurchase], named: Sequence[str], now: datetime
     ) -> tuple[list[Purchase], list[bool]]:
         """`insert_or_lock_purchase` of a batch's distinct payments, together: every purchase
-        naming one, locked in id order, and whether each of `new` was inserted."""
+        with a Checkout Session or PaymentIntent id among `named`, locked in id order, and
+        whether each of `new` was inserted."""
         ...
 
     def store_paid(

@@ -170,12 +170,12 @@ class UnitOfWork:
         return purchase, True, self.wallets.loaded(wallet_of, None, wallet)
 
     def insert_or_lock_purchases(
-        self, new: Sequence[NewPurchase], now: datetime
+        self, new: Sequence[NewPurchase], named: Sequence[str], now: datetime
     ) -> tuple[list[Purchase], list[bool]]:
         """`insert_or_lock_purchase` for a batch's distinct payments, in one round trip (the
-        writes left for later go first in it): every row naming one, locked in id order, and
-        whether each of `new` was inserted (adapters/db/repositories/purchase_batches.py)."""
-        return purchase_batches.insert_or_lock_many(self._require(), new, now)
+        writes left for later go first in it): every row naming an id of `named`, locked in id
+        order, and whether each of `new` was inserted (repositories/purchase_batches.py)."""
+        return purchase_batches.insert_or_lock_many(self._require(), new, named, now)
 
     def store_paid(
         self,

@@ -24,10 +24,12 @@ from creditflow.domain.purchase_record import NewPurchase, Purchase, PurchaseCha
 
 
 def insert_or_lock_many(
-    connection: Connection, new: Sequence[NewPurchase], now: datetime
+    connection: Connection, new: Sequence[NewPurchase], named: Sequence[str], now: datetime
 ) -> tuple[list[Purchase], list[bool]]:
-    """Every purchase naming a payment of `new` (distinct payments), inserted when none did,
-    locked either way, in id order; and for each of `new`, whether it was inserted."""
+    """Each of `new` (distinct payments) inserted unless a purchase names it; then every
+    purchase whose Checkout Session or PaymentIntent id is among `named` (`new`'s and any other
+    the batch's events name), locked in id order; and for each of `new`, whether it was
+    inserted."""
     rows = sorted(
         (new_values(purchase, now) for purchase in new),
         key=lambda row: (row["checkout_session_id"] or "", row["payment_intent_id"] or ""),
@@ -39,11 +41,10 @@ def insert_or_lock_many(
     else:  # a multi-row VALUES, compiled per batch: SQLite pays no round trip for it anyway
         statement = upsert(dialect, purchases).values(rows).on_conflict_do_nothing()
         insert = statement.returning(*_RETURNED), {}
-    sessions = sorted({p.checkout_session_id for p in new if p.checkout_session_id is not None})
-    intents = sorted({p.payment_intent_id for p in new if p.payment_intent_id is not None})
+    ids = sorted(named)
     inserted, locked = run_together(
         connection,
-        [insert, (_locking(dialect), {"sessions": sessions, "intents": intents})],
+        [insert, (_locking(dialect), {"sessions": ids, "intents": ids})],
     )
     made = {(row["checkout_session_id"], row["payment_intent_id"]) for row in inserted}
     return [purchase_from(row) for row in locked], [
