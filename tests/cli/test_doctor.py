@@ -179,6 +179,38 @@ def test_catalog_entries_stripe_does_not_have_are_named(configured: FakeStripeAp
     assert f"payment link {LINK}" in message_of(report, "catalog")
 
 
+def test_a_recurring_price_no_rule_prices_is_a_plans_warning_naming_it(
+    configured: FakeStripeApi,
+) -> None:
+    configured.add_price("price_plan_meta", credits="500", interval="month")
+    configured.add_price("price_plan_bare", interval="month")
+    configured.add_price("price_plan_inactive", interval="month")
+    configured.prices["price_plan_inactive"]["active"] = False
+
+    report = doctor(exit_code=2)
+
+    assert levels(report)["plans"] == "warning"
+    message = message_of(report, "plans")
+    assert "price_plan_bare" in message
+    assert "price_plan_meta" not in message  # its own metadata.credits prices it
+    assert "price_plan_inactive" not in message  # no subscription can start on it
+    assert PRICE not in message  # one-time: no subscription bills it
+
+
+def test_a_recurring_price_in_the_catalog_is_a_priced_plan(
+    configured: FakeStripeApi, tmp_path: Path
+) -> None:
+    configured.add_price("price_plan_bare", interval="month")
+    (tmp_path / "catalog.toml").write_text(
+        catalog_toml(prices={PRICE: 100, "price_plan_bare": 1000}, links={LINK: 500})
+    )
+
+    report = doctor(exit_code=0)
+
+    assert levels(report)["plans"] == "ok"
+    assert message_of(report, "plans") == "1 recurring prices, each gives credits"
+
+
 def test_a_refused_stripe_key_is_a_problem(
     configured: FakeStripeApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:

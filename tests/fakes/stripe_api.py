@@ -33,6 +33,7 @@ from tests.fakes.form import decode_form
 SESSIONS_PATH = "/v1/checkout/sessions"
 SESSION_PATH = "/v1/checkout/sessions/{session_id}"
 LINE_ITEMS_PATH = "/v1/checkout/sessions/{session_id}/line_items"
+PRICES_PATH = "/v1/prices"
 PRICE_PATH = "/v1/prices/{price_id}"
 PAYMENT_LINK_PATH = "/v1/payment_links/{link_id}"
 WEBHOOK_ENDPOINTS_PATH = "/v1/webhook_endpoints"
@@ -117,6 +118,7 @@ class FakeStripeApi:
                 Route(SESSIONS_PATH, self._answer(self._create_session), methods=["POST"]),
                 Route(SESSION_PATH, self._answer(self._retrieve_session)),
                 Route(LINE_ITEMS_PATH, self._answer(self._list_line_items)),
+                Route(PRICES_PATH, self._answer(self._list_prices)),
                 Route(PRICE_PATH, self._answer(self._retrieve_price)),
                 Route(PAYMENT_LINK_PATH, self._answer(self._retrieve_payment_link)),
                 Route(WEBHOOK_ENDPOINTS_PATH, self._answer(self._list_webhook_endpoints)),
@@ -195,6 +197,17 @@ class FakeStripeApi:
         if price_id not in self.prices:
             raise _no_such("price", price_id)
         return self.prices[price_id]
+
+    def _list_prices(self, request: Request, _params: dict[str, Any]) -> dict[str, Any]:
+        """Filtered by `type` and `active`, as Stripe's list is; one page holds them all."""
+        wanted = request.query_params
+        data = [
+            price
+            for price in self.prices.values()
+            if wanted.get("type", price["type"]) == price["type"]
+            and wanted.get("active", str(price["active"]).lower()) == str(price["active"]).lower()
+        ]
+        return {"object": "list", "data": data, "has_more": False, "url": request.url.path}
 
     def _retrieve_payment_link(self, request: Request, _params: dict[str, Any]) -> dict[str, Any]:
         link_id = request.path_params["link_id"]

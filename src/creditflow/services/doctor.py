@@ -58,6 +58,7 @@ class DoctorGateway(Protocol):
     def webhook_endpoints(self) -> list[dict[str, Any]]: ...
     def price_credits(self, price_id: str) -> str | None: ...
     def payment_link(self, link_id: str) -> dict[str, Any]: ...
+    def recurring_prices(self) -> list[dict[str, Any]]: ...
 
 
 def worst(findings: Iterable[Finding]) -> Level:
@@ -89,6 +90,7 @@ class Doctor:
             findings += self._parked()
         findings += self._stripe(public_url)
         findings += self._catalog_entries()
+        findings += self._plans()
         return findings
 
     def _database(self) -> list[Finding]:
@@ -214,6 +216,43 @@ class Doctor:
                 )
             ]
         return [Finding("catalog", Level.OK, f"{count} entries, all found in Stripe")]
+
+    def _plans(self) -> list[Finding]:
+        """A plan no rule prices parks every invoice of it. "Used by a subscription" is what
+        creditflow can see without reading every subscription: an active recurring price in
+        Stripe (only subscriptions bill those). Skipped without a key or a readable catalog
+        (both have their own findings)."""
+        if self._gateway is None:
+            return []
+        try:
+            catalog = self._catalog()
+            prices = self._gateway.recurring_prices()
+        except CreditflowError:
+            return []
+        return plan_findings(prices, catalog)
+
+
+def plan_findings(prices: Iterable[Mapping[str, Any]], catalog: Catalog) -> list[Finding]:
+    """Recurring prices neither the catalog nor their own `metadata.credits` price."""
+    listed = list(prices)
+    unpriced = [
+        price["id"]
+        for price in listed
+        if price["id"] not in catalog.prices and "credits" not in (price.get("metadata") or {})
+    ]
+    if unpriced:
+        return [
+            Finding(
+                "plans",
+                Level.WARNING,
+                f"recurring prices no rule gives credits: {', '.join(unpriced)}; their paid "
+                "invoices are parked as needs_attention unless the subscription's "
+                "metadata.credits says how many",
+                "give each a `[prices.<id>] credits = N` entry in CREDITFLOW_CATALOG, or "
+                "metadata.credits on the price in Stripe",
+            )
+        ]
+    return [Finding("plans", Level.OK, f"{len(listed)} recurring prices, each gives credits")]
 
 
 def _missing(ids: Iterable[str], kind: str, lookup: Callable[[str], object]) -> list[str]:

@@ -77,6 +77,14 @@ class StripeGateway:
             recurring=price.get("type") == "recurring",
         )
 
+    def recurring_prices(self) -> list[dict[str, Any]]:
+        """The account's active recurring prices: every price a subscription can bill."""
+        with translated("list the recurring prices"):
+            page = self._client.v1.prices.list(
+                params={"type": "recurring", "active": True, "limit": PAGE_SIZE}
+            )
+            return [price.to_dict(for_json=True) for price in page.auto_paging_iter()]
+
     # What happened: for reconciling missed events, and for listing money that went back.
 
     def events(
