@@ -1,4 +1,4 @@
-"""The module boundaries of ../shared/STYLE.md, read from the imports: the domain imports no other
+"""The module boundaries of docs/design.md, read from the imports: the domain imports no other
 layer, the services import no adapter or entrypoint (they reach the database, Stripe and the
 schema through ports that bootstrap.py fills)."""
 
